@@ -1,0 +1,19 @@
+//! Huiyuan's domain: the types and rules of the membership platform, free of HTTP and SQL.
+//!
+//! - [`ids`]: typed, time-ordered identifiers (UUIDv7) for every entity.
+//! - [`validation`]: field errors collected while parsing wire input into domain values.
+//! - [`org`]: the organisation — tenants, business formats (业态), stores and merchants, channels.
+//! - [`accounts`]: roles, staff accounts, API keys and the bearer token format.
+//! - [`audit`]: the append-only audit trail entry.
+//! - [`auth`]: permissions, roles, data scopes and the single access decision every handler uses.
+//! - [`paging`]: cursor pagination limits and opaque cursors.
+//!
+//! Wire input becomes these types at the edge; past the edge an invalid value cannot exist.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod ids;
+pub mod org;
+pub mod paging;
+pub mod validation;

@@ -1,0 +1,91 @@
+//! The audit log: appended in the same transaction as the change it records; never updated.
+
+use crate::backend::Session;
+use crate::error::StoreResult;
+use crate::on_backend;
+use crate::scope_sql::push_page;
+use huiyuan_domain::audit::AuditEntry;
+use huiyuan_domain::ids::{AuditEntryId, TenantId};
+use huiyuan_domain::paging::{Page, PageRequest};
+use sqlx::QueryBuilder;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub async fn append(s: &mut Session, tenant: TenantId, entry: &AuditEntry) -> StoreResult<()> {
+    on_backend!(s, c => sqlx::query(
+        "INSERT INTO audit_log (tenant_id, id, actor_kind, actor_id, credential_id, action, target_type, target_id, \
+         summary, request_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+        .bind(tenant.0).bind(entry.id.0).bind(&entry.actor_kind).bind(entry.actor_id).bind(entry.credential_id)
+        .bind(&entry.action).bind(&entry.target_type).bind(&entry.target_id).bind(Json(&entry.summary))
+        .bind(entry.request_id.as_deref()).bind(entry.created_at)
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Filters for reading the log; all optional and combined with AND.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub actor_id: Option<Uuid>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: Uuid,
+    actor_kind: String,
+    actor_id: Option<Uuid>,
+    credential_id: Option<Uuid>,
+    action: String,
+    target_type: String,
+    target_id: String,
+    summary: Json<serde_json::Value>,
+    request_id: Option<String>,
+    created_at: OffsetDateTime,
+}
+
+/// Entries oldest first (by their time-ordered id).
+pub async fn list(s: &mut Session, tenant: TenantId, filter: &AuditFilter, page: PageRequest) -> StoreResult<Page<AuditEntry>> {
+    let rows: Vec<AuditRow> = on_backend!(s, c => {
+        let mut query = QueryBuilder::new(
+            "SELECT id, actor_kind, actor_id, credential_id, action, target_type, target_id, summary, request_id, \
+             created_at FROM audit_log WHERE tenant_id = ");
+        query.push_bind(tenant.0);
+        if let Some(actor) = filter.actor_id {
+            query.push(" AND actor_id = ").push_bind(actor);
+        }
+        if let Some(target_type) = &filter.target_type {
+            query.push(" AND target_type = ").push_bind(target_type.clone());
+        }
+        if let Some(target_id) = &filter.target_id {
+            query.push(" AND target_id = ").push_bind(target_id.clone());
+        }
+        if let Some(action) = &filter.action {
+            query.push(" AND action = ").push_bind(action.clone());
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND created_at >= ").push_bind(from);
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND created_at < ").push_bind(until);
+        }
+        push_page(&mut query, page);
+        query.build_query_as().fetch_all(&mut *c).await
+    })?;
+    Ok(Page::from_rows(rows, page, |row| row.id).map(|row| AuditEntry {
+        id: AuditEntryId(row.id),
+        actor_kind: row.actor_kind,
+        actor_id: row.actor_id,
+        credential_id: row.credential_id,
+        action: row.action,
+        target_type: row.target_type,
+        target_id: row.target_id,
+        summary: row.summary.0,
+        request_id: row.request_id,
+        created_at: row.created_at,
+    }))
+}

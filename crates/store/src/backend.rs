@@ -1,0 +1,254 @@
+//! The two databases behind one type. SQLite gets a single writer connection (writes queue in the
+//! pool instead of failing with "database is locked") and a small pool of read-only connections,
+//! which WAL lets read while the writer writes. PostgreSQL gets one ordinary pool.
+
+use crate::error::StoreResult;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// File name of the embedded database inside the data directory.
+pub const SQLITE_FILE: &str = "huiyuan.db";
+
+/// Where the data lives. `url` set to `postgres://…` selects PostgreSQL; otherwise SQLite under
+/// `data_dir` (or at a `sqlite:` url).
+#[derive(Clone)]
+pub struct DatabaseSettings {
+    pub url: Option<String>,
+    pub data_dir: PathBuf,
+    /// PostgreSQL pool size; SQLite always has one writer and `sqlite_readers` readers.
+    pub max_connections: u32,
+    pub sqlite_readers: u32,
+    /// How long a request may wait for a connection before it fails.
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseSettings {
+    pub fn sqlite(data_dir: impl Into<PathBuf>) -> Self {
+        Self { url: None, data_dir: data_dir.into(), ..Self::default() }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.as_deref().is_some_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            data_dir: PathBuf::from("huiyuan-data"),
+            max_connections: 16,
+            sqlite_readers: 8,
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Never prints a password that a database URL carries.
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("data_dir", &self.data_dir)
+            .field("max_connections", &self.max_connections)
+            .field("sqlite_readers", &self.sqlite_readers)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Clone)]
+enum Pools {
+    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// The storage handle the server keeps; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+impl Store {
+    pub async fn connect(settings: &DatabaseSettings) -> StoreResult<Self> {
+        let pools = match &settings.url {
+            Some(url) if settings.is_postgres() => {
+                let options = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                Pools::Postgres(pool)
+            }
+            url => {
+                let options = match url {
+                    Some(url) => SqliteConnectOptions::from_str(url)?,
+                    None => {
+                        std::fs::create_dir_all(&settings.data_dir)
+                            .map_err(|error| sqlx::Error::Configuration(Box::new(error)))?;
+                        SqliteConnectOptions::new().filename(settings.data_dir.join(SQLITE_FILE))
+                    }
+                };
+                let options = options
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                // One writer: SQLite allows one anyway, and queueing in the pool is fair and
+                // never surfaces SQLITE_BUSY to a client.
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(options.clone())
+                    .await?;
+                let reader = SqlitePoolOptions::new()
+                    .max_connections(settings.sqlite_readers.max(1))
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(options.read_only(true))
+                    .await?;
+                Pools::Sqlite { writer, reader }
+            }
+        };
+        Ok(Self { pools })
+    }
+
+    /// Applies pending migrations of this database's migration tree.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite").run(writer).await?,
+            Pools::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.pools {
+            Pools::Sqlite { .. } => "sqlite",
+            Pools::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A read-only session (no transaction).
+    pub async fn read(&self) -> StoreResult<Session> {
+        let conn = match &self.pools {
+            Pools::Sqlite { reader, .. } => Conn::SqliteRead(reader.acquire().await?),
+            Pools::Postgres(pool) => Conn::PgRead(pool.acquire().await?),
+        };
+        Ok(Session { conn })
+    }
+
+    /// A write transaction; dropped without [`Session::commit`] it rolls back.
+    pub async fn write(&self) -> StoreResult<Session> {
+        let conn = match &self.pools {
+            // IMMEDIATE takes the write lock up front, so a transaction never fails half-way
+            // when it first writes.
+            Pools::Sqlite { writer, .. } => Conn::SqliteTx(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(pool) => Conn::PgTx(pool.begin().await?),
+        };
+        Ok(Session { conn })
+    }
+
+    /// Whether the database answers, for readiness checks.
+    pub async fn ping(&self) -> StoreResult<()> {
+        let mut session = self.read().await?;
+        on_backend!(session, c => sqlx::query("SELECT 1").execute(&mut *c).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+enum Conn {
+    SqliteTx(Transaction<'static, Sqlite>),
+    PgTx(Transaction<'static, Postgres>),
+    SqliteRead(PoolConnection<Sqlite>),
+    PgRead(PoolConnection<Postgres>),
+}
+
+/// A connection to either database: a read connection or a write transaction.
+pub struct Session {
+    conn: Conn,
+}
+
+/// The concrete connection under a session, for [`on_backend!`].
+pub enum Backend<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+impl Session {
+    pub fn backend(&mut self) -> Backend<'_> {
+        match &mut self.conn {
+            Conn::SqliteTx(tx) => Backend::Sqlite(tx),
+            Conn::PgTx(tx) => Backend::Postgres(tx),
+            Conn::SqliteRead(conn) => Backend::Sqlite(conn),
+            Conn::PgRead(conn) => Backend::Postgres(conn),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.conn, Conn::PgTx(_) | Conn::PgRead(_))
+    }
+
+    /// Commits a write transaction; a read session just returns its connection.
+    pub async fn commit(self) -> StoreResult<()> {
+        match self.conn {
+            Conn::SqliteTx(tx) => tx.commit().await?,
+            Conn::PgTx(tx) => tx.commit().await?,
+            Conn::SqliteRead(_) | Conn::PgRead(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Runs one expression against whichever database the session holds: `$c` is a
+/// `&mut SqliteConnection` in one arm and a `&mut PgConnection` in the other, so the same SQL
+/// (with `$1` placeholders) and the same row types serve both.
+#[macro_export]
+macro_rules! on_backend {
+    ($session:expr, $c:ident => $body:expr) => {
+        match $session.backend() {
+            $crate::backend::Backend::Sqlite($c) => $body,
+            $crate::backend::Backend::Postgres($c) => $body,
+        }
+    };
+}
+pub use on_backend;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_with_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/huiyuan"), "postgres://app:***@db:5432/huiyuan");
+        assert_eq!(redact_url("postgres://app@db/huiyuan"), "postgres://app@db/huiyuan");
+        let settings = DatabaseSettings { url: Some("postgres://a:pw@h/d".into()), ..DatabaseSettings::default() };
+        assert!(!format!("{settings:?}").contains("pw"));
+    }
+}

@@ -1,0 +1,28 @@
+//! Huiyuan's storage: one layer over SQLite (embedded default) and PostgreSQL (production).
+//!
+//! - [`backend`]: the pools and [`Session`], a read connection or a write transaction on either
+//!   database; every query is written once and runs on both.
+//! - [`tenants`], [`org`], [`auth`], [`audit`], [`idempotency`]: one module per capability.
+//! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
+//!   single-record checks apply the same rule.
+//!
+//! Migrations live in `migrations/sqlite` and `migrations/postgres`, kept in lock step; the
+//! conformance tests run every query on both databases and compare the two schemas.
+
+pub mod audit;
+pub mod auth;
+pub mod backend;
+mod error;
+pub mod idempotency;
+pub mod org;
+pub mod scope_sql;
+pub mod tenants;
+
+pub use backend::{DatabaseSettings, Session, Store};
+pub use error::{StoreError, StoreResult};
+
+/// Now, in UTC, at the microsecond precision both databases keep.
+pub fn utc_now() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+}
