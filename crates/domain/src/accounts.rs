@@ -101,7 +101,8 @@ pub fn parse_token(token: &str) -> Option<(TokenKind, TenantId)> {
     };
     let tenant = Uuid::try_parse(parts.next()?).ok()?;
     let secret = parts.next()?;
-    let well_formed = secret.len() == SECRET_HEX_LEN && secret.bytes().all(|b| b.is_ascii_hexdigit());
+    let well_formed =
+        secret.len() == SECRET_HEX_LEN && secret.bytes().all(|b| b.is_ascii_hexdigit());
     if !well_formed || parts.next().is_some() {
         return None;
     }
@@ -117,7 +118,10 @@ mod tests {
         let tenant = TenantId::new();
         let token = format_token(TokenKind::ApiKey, tenant, &[7u8; 32]);
         assert_eq!(parse_token(&token), Some((TokenKind::ApiKey, tenant)));
-        assert_eq!(parse_token(&token.replacen("hyk", "hys", 1)), Some((TokenKind::StaffSession, tenant)));
+        assert_eq!(
+            parse_token(&token.replacen("hyk", "hys", 1)),
+            Some((TokenKind::StaffSession, tenant))
+        );
         assert_eq!(parse_token(&token[..token.len() - 1]), None);
         assert_eq!(parse_token(&format!("{token}_x")), None);
         assert_eq!(parse_token("Bearer nonsense"), None);

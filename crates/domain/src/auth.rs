@@ -87,7 +87,11 @@ impl PermissionSet {
                 Err(error) => errors.push(error),
             }
         }
-        if errors.is_empty() { Ok(Self(set)) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Self(set))
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -126,10 +130,16 @@ impl DataScope {
         let empty = match self {
             DataScope::Tenant => false,
             DataScope::Formats { format_ids } => format_ids.is_empty(),
-            DataScope::Stores { store_ids } | DataScope::OwnMembers { store_ids } => store_ids.is_empty(),
+            DataScope::Stores { store_ids } | DataScope::OwnMembers { store_ids } => {
+                store_ids.is_empty()
+            }
         };
         if empty {
-            return Err(FieldError::new(field, "required", "a scope limited to formats or stores must name at least one"));
+            return Err(FieldError::new(
+                field,
+                "required",
+                "a scope limited to formats or stores must name at least one",
+            ));
         }
         Ok(())
     }
@@ -139,7 +149,12 @@ impl DataScope {
     /// Group-wide records (no format, no store: shared channels, say) can be read by every scope
     /// but changed only by the tenant scope. A guide sees their stores' setup and, of member data,
     /// only the members attributed to them.
-    pub fn predicate(&self, access: Access, class: RecordClass, me: Option<StaffId>) -> ScopePredicate {
+    pub fn predicate(
+        &self,
+        access: Access,
+        class: RecordClass,
+        me: Option<StaffId>,
+    ) -> ScopePredicate {
         use ScopePredicate as P;
         let group_wide = || P::And(vec![P::FormatIsNull, P::StoreIsNull]);
         let readable = |own: ScopePredicate| match access {
@@ -188,11 +203,18 @@ impl Placement {
     }
 
     pub fn format(format_id: FormatId) -> Self {
-        Self { format_id: Some(format_id), ..Self::default() }
+        Self {
+            format_id: Some(format_id),
+            ..Self::default()
+        }
     }
 
     pub fn store(format_id: FormatId, store_id: StoreId) -> Self {
-        Self { format_id: Some(format_id), store_id: Some(store_id), guide_id: None }
+        Self {
+            format_id: Some(format_id),
+            store_id: Some(store_id),
+            guide_id: None,
+        }
     }
 }
 
@@ -215,7 +237,9 @@ impl ScopePredicate {
         match self {
             ScopePredicate::Any => true,
             ScopePredicate::Nothing => false,
-            ScopePredicate::FormatIn(ids) => placement.format_id.is_some_and(|id| ids.contains(&id)),
+            ScopePredicate::FormatIn(ids) => {
+                placement.format_id.is_some_and(|id| ids.contains(&id))
+            }
             ScopePredicate::StoreIn(ids) => placement.store_id.is_some_and(|id| ids.contains(&id)),
             ScopePredicate::GuideIs(staff_id) => placement.guide_id == Some(*staff_id),
             ScopePredicate::FormatIsNull => placement.format_id.is_none(),
@@ -229,8 +253,14 @@ impl ScopePredicate {
 /// The credential behind a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
-    Staff { staff_id: StaffId, session_id: SessionId },
-    ApiKey { key_id: ApiKeyId, channel_id: ChannelId },
+    Staff {
+        staff_id: StaffId,
+        session_id: SessionId,
+    },
+    ApiKey {
+        key_id: ApiKeyId,
+        channel_id: ChannelId,
+    },
     /// The server itself: bootstrap, background jobs, CLI commands.
     System,
 }
@@ -284,12 +314,20 @@ pub enum Denied {
 
 impl Principal {
     pub fn require(&self, permission: Permission) -> Result<(), Denied> {
-        if self.permissions.contains(permission) { Ok(()) } else { Err(Denied::MissingPermission(permission)) }
+        if self.permissions.contains(permission) {
+            Ok(())
+        } else {
+            Err(Denied::MissingPermission(permission))
+        }
     }
 
     /// For tenant-wide administration (staff, roles, keys): HQ only.
     pub fn require_tenant_scope(&self) -> Result<(), Denied> {
-        if self.scope == DataScope::Tenant { Ok(()) } else { Err(Denied::OutOfScope) }
+        if self.scope == DataScope::Tenant {
+            Ok(())
+        } else {
+            Err(Denied::OutOfScope)
+        }
     }
 
     pub fn staff_id(&self) -> Option<StaffId> {
@@ -317,10 +355,21 @@ impl Username {
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let name = raw.trim().to_ascii_lowercase();
         if !(3..=64).contains(&name.len()) {
-            return Err(FieldError::new(field, "invalid_length", "must be 3 to 64 characters"));
+            return Err(FieldError::new(
+                field,
+                "invalid_length",
+                "must be 3 to 64 characters",
+            ));
         }
-        if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
-            return Err(FieldError::new(field, "invalid_format", "may contain letters, digits, '.', '_', '-' and '@'"));
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        {
+            return Err(FieldError::new(
+                field,
+                "invalid_format",
+                "may contain letters, digits, '.', '_', '-' and '@'",
+            ));
         }
         Ok(Self(name))
     }
@@ -342,10 +391,18 @@ pub const PASSWORD_MAX_BYTES: usize = 256;
 /// Checks a new password against the policy; the value itself is never echoed back.
 pub fn check_new_password(field: &str, password: &str) -> Result<(), FieldError> {
     if password.chars().count() < PASSWORD_MIN_CHARS {
-        return Err(FieldError::new(field, "too_short", format!("must be at least {PASSWORD_MIN_CHARS} characters")));
+        return Err(FieldError::new(
+            field,
+            "too_short",
+            format!("must be at least {PASSWORD_MIN_CHARS} characters"),
+        ));
     }
     if password.len() > PASSWORD_MAX_BYTES {
-        return Err(FieldError::new(field, "too_long", format!("must be at most {PASSWORD_MAX_BYTES} bytes")));
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("must be at most {PASSWORD_MAX_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
@@ -368,7 +425,9 @@ mod tests {
     #[test]
     fn store_scope_reads_own_store_and_group_records_but_writes_only_own_store() {
         let (format, mine, other) = (FormatId::new(), StoreId::new(), StoreId::new());
-        let scope = DataScope::Stores { store_ids: set(&[mine]) };
+        let scope = DataScope::Stores {
+            store_ids: set(&[mine]),
+        };
         let read = scope.predicate(Access::Read, RecordClass::Org, None);
         let write = scope.predicate(Access::Write, RecordClass::Org, None);
         assert!(read.matches(&Placement::store(format, mine)));
@@ -382,7 +441,9 @@ mod tests {
     #[test]
     fn format_scope_covers_all_stores_of_its_formats() {
         let (mine, other) = (FormatId::new(), FormatId::new());
-        let scope = DataScope::Formats { format_ids: set(&[mine]) };
+        let scope = DataScope::Formats {
+            format_ids: set(&[mine]),
+        };
         let write = scope.predicate(Access::Write, RecordClass::Org, None);
         assert!(write.matches(&Placement::store(mine, StoreId::new())));
         assert!(write.matches(&Placement::format(mine)));
@@ -392,43 +453,84 @@ mod tests {
     #[test]
     fn guide_sees_only_own_members() {
         let (guide, colleague, store) = (StaffId::new(), StaffId::new(), StoreId::new());
-        let scope = DataScope::OwnMembers { store_ids: set(&[store]) };
+        let scope = DataScope::OwnMembers {
+            store_ids: set(&[store]),
+        };
         let members = scope.predicate(Access::Read, RecordClass::MemberData, Some(guide));
         let mut placement = Placement::store(FormatId::new(), store);
         placement.guide_id = Some(guide);
         assert!(members.matches(&placement));
         placement.guide_id = Some(colleague);
         assert!(!members.matches(&placement));
-        assert!(!scope.predicate(Access::Read, RecordClass::MemberData, None).matches(&placement));
-        assert!(scope.predicate(Access::Read, RecordClass::Org, Some(guide)).matches(&placement));
+        assert!(
+            !scope
+                .predicate(Access::Read, RecordClass::MemberData, None)
+                .matches(&placement)
+        );
+        assert!(
+            scope
+                .predicate(Access::Read, RecordClass::Org, Some(guide))
+                .matches(&placement)
+        );
     }
 
     #[test]
     fn empty_limited_scopes_are_rejected() {
         assert!(DataScope::Tenant.validate("scope").is_ok());
-        assert_eq!(DataScope::Stores { store_ids: BTreeSet::new() }.validate("scope").unwrap_err().code, "required");
+        assert_eq!(
+            DataScope::Stores {
+                store_ids: BTreeSet::new()
+            }
+            .validate("scope")
+            .unwrap_err()
+            .code,
+            "required"
+        );
     }
 
     #[test]
     fn permissions_parse_and_report_unknown_names_by_index() {
-        let parsed = PermissionSet::parse("permissions", &["members:read".into(), "pii:read".into()]).unwrap();
+        let parsed =
+            PermissionSet::parse("permissions", &["members:read".into(), "pii:read".into()])
+                .unwrap();
         assert!(parsed.contains(Permission::PiiRead));
-        let errors = PermissionSet::parse("permissions", &["members:read".into(), "root".into()]).unwrap_err();
+        let errors = PermissionSet::parse("permissions", &["members:read".into(), "root".into()])
+            .unwrap_err();
         assert_eq!(errors[0].field, "permissions[1]");
-        assert_eq!(serde_json::to_string(&parsed).unwrap(), r#"["members:read","pii:read"]"#);
+        assert_eq!(
+            serde_json::to_string(&parsed).unwrap(),
+            r#"["members:read","pii:read"]"#
+        );
     }
 
     #[test]
     fn usernames_are_normalised() {
-        assert_eq!(Username::parse("username", " Admin ").unwrap().as_str(), "admin");
-        assert_eq!(Username::parse("username", "ab").unwrap_err().code, "invalid_length");
-        assert_eq!(Username::parse("username", "a b c").unwrap_err().code, "invalid_format");
+        assert_eq!(
+            Username::parse("username", " Admin ").unwrap().as_str(),
+            "admin"
+        );
+        assert_eq!(
+            Username::parse("username", "ab").unwrap_err().code,
+            "invalid_length"
+        );
+        assert_eq!(
+            Username::parse("username", "a b c").unwrap_err().code,
+            "invalid_format"
+        );
     }
 
     #[test]
     fn password_policy() {
-        assert_eq!(check_new_password("password", "short").unwrap_err().code, "too_short");
+        assert_eq!(
+            check_new_password("password", "short").unwrap_err().code,
+            "too_short"
+        );
         assert!(check_new_password("password", "long enough pass").is_ok());
-        assert_eq!(check_new_password("password", &"x".repeat(257)).unwrap_err().code, "too_long");
+        assert_eq!(
+            check_new_password("password", &"x".repeat(257))
+                .unwrap_err()
+                .code,
+            "too_long"
+        );
     }
 }

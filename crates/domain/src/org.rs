@@ -31,7 +31,11 @@ impl Name {
             ));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(FieldError::new(field, "invalid_characters", "must not contain control characters"));
+            return Err(FieldError::new(
+                field,
+                "invalid_characters",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -59,7 +63,11 @@ impl Code {
             return Err(FieldError::new(field, "required", "must not be empty"));
         }
         if code.len() > CODE_MAX_LEN {
-            return Err(FieldError::new(field, "too_long", format!("must be at most {CODE_MAX_LEN} characters")));
+            return Err(FieldError::new(
+                field,
+                "too_long",
+                format!("must be at most {CODE_MAX_LEN} characters"),
+            ));
         }
         let mut chars = code.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
@@ -96,7 +104,11 @@ impl TimeZoneName {
         let name = raw.trim();
         match jiff::tz::TimeZone::get(name) {
             Ok(_) if !name.is_empty() => Ok(Self(name.to_owned())),
-            _ => Err(FieldError::new(field, "unknown_time_zone", format!("'{name}' is not a known IANA time zone"))),
+            _ => Err(FieldError::new(
+                field,
+                "unknown_time_zone",
+                format!("'{name}' is not a known IANA time zone"),
+            )),
         }
     }
 
@@ -231,7 +243,11 @@ pub const ADDRESS_MAX_CHARS: usize = 500;
 pub fn parse_address(field: &str, raw: &str) -> Result<String, FieldError> {
     let trimmed = raw.trim();
     if trimmed.chars().count() > ADDRESS_MAX_CHARS {
-        return Err(FieldError::new(field, "too_long", format!("must be at most {ADDRESS_MAX_CHARS} characters")));
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("must be at most {ADDRESS_MAX_CHARS} characters"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -248,28 +264,55 @@ mod tests {
 
     #[test]
     fn name_is_trimmed_and_bounded() {
-        assert_eq!(Name::parse("name", "  银泰百货 ").unwrap().as_str(), "银泰百货");
+        assert_eq!(
+            Name::parse("name", "  银泰百货 ").unwrap().as_str(),
+            "银泰百货"
+        );
         assert_eq!(Name::parse("name", "   ").unwrap_err().code, "required");
-        assert_eq!(Name::parse("name", &"字".repeat(101)).unwrap_err().code, "too_long");
+        assert_eq!(
+            Name::parse("name", &"字".repeat(101)).unwrap_err().code,
+            "too_long"
+        );
         assert!(Name::parse("name", &"字".repeat(100)).is_ok());
-        assert_eq!(Name::parse("name", "a\u{0}b").unwrap_err().code, "invalid_characters");
+        assert_eq!(
+            Name::parse("name", "a\u{0}b").unwrap_err().code,
+            "invalid_characters"
+        );
     }
 
     #[test]
     fn codes_are_ascii_keys() {
         assert!(Code::parse("code", "SH-001.a_b").is_ok());
-        assert_eq!(Code::parse("code", "-x").unwrap_err().code, "invalid_format");
-        assert_eq!(Code::parse("code", "门店1").unwrap_err().code, "invalid_format");
-        assert_eq!(Code::parse("code", "a b").unwrap_err().code, "invalid_format");
-        assert_eq!(Code::parse("code", &"a".repeat(65)).unwrap_err().code, "too_long");
+        assert_eq!(
+            Code::parse("code", "-x").unwrap_err().code,
+            "invalid_format"
+        );
+        assert_eq!(
+            Code::parse("code", "门店1").unwrap_err().code,
+            "invalid_format"
+        );
+        assert_eq!(
+            Code::parse("code", "a b").unwrap_err().code,
+            "invalid_format"
+        );
+        assert_eq!(
+            Code::parse("code", &"a".repeat(65)).unwrap_err().code,
+            "too_long"
+        );
     }
 
     #[test]
     fn time_zones_must_exist() {
         assert!(TimeZoneName::parse("tz", "Asia/Shanghai").is_ok());
         assert!(TimeZoneName::parse("tz", "Europe/Berlin").is_ok());
-        assert_eq!(TimeZoneName::parse("tz", "Mars/Olympus").unwrap_err().code, "unknown_time_zone");
-        assert_eq!(TimeZoneName::parse("tz", "").unwrap_err().code, "unknown_time_zone");
+        assert_eq!(
+            TimeZoneName::parse("tz", "Mars/Olympus").unwrap_err().code,
+            "unknown_time_zone"
+        );
+        assert_eq!(
+            TimeZoneName::parse("tz", "").unwrap_err().code,
+            "unknown_time_zone"
+        );
     }
 
     #[test]
@@ -277,7 +320,10 @@ mod tests {
         for kind in ChannelKind::ALL {
             assert_eq!(ChannelKind::parse("kind", kind.as_str()).unwrap(), *kind);
         }
-        assert_eq!(serde_json::to_string(&ChannelKind::MiniProgram).unwrap(), "\"mini_program\"");
+        assert_eq!(
+            serde_json::to_string(&ChannelKind::MiniProgram).unwrap(),
+            "\"mini_program\""
+        );
         let error = ChannelKind::parse("kind", "fax").unwrap_err();
         assert_eq!(error.code, "unknown_value");
         assert!(error.message.contains("mini_program"));

@@ -23,7 +23,11 @@ impl PageRequest {
     pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Self, FieldError> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(FieldError::new("limit", "out_of_range", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(FieldError::new(
+                "limit",
+                "out_of_range",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
         let after = match cursor {
             None | Some("") => None,
@@ -47,7 +51,13 @@ pub fn encode_cursor(id: Uuid) -> String {
 }
 
 fn decode_cursor(raw: &str) -> Result<Uuid, FieldError> {
-    let invalid = || FieldError::new("cursor", "invalid_cursor", "is not a cursor this server issued");
+    let invalid = || {
+        FieldError::new(
+            "cursor",
+            "invalid_cursor",
+            "is not a cursor this server issued",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
     Uuid::from_slice(&bytes).map_err(|_| invalid())
 }
@@ -65,12 +75,22 @@ impl<T> Page<T> {
         let limit = request.limit as usize;
         let has_more = rows.len() > limit;
         rows.truncate(limit);
-        let next_cursor = if has_more { rows.last().map(|last| encode_cursor(id_of(last))) } else { None };
-        Self { items: rows, next_cursor }
+        let next_cursor = if has_more {
+            rows.last().map(|last| encode_cursor(id_of(last)))
+        } else {
+            None
+        };
+        Self {
+            items: rows,
+            next_cursor,
+        }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 
@@ -83,15 +103,29 @@ mod tests {
         let id = Uuid::now_v7();
         let request = PageRequest::parse(Some(10), Some(&encode_cursor(id))).unwrap();
         assert_eq!(request.after, Some(id));
-        assert_eq!(PageRequest::parse(None, Some("%%%")).unwrap_err().code, "invalid_cursor");
-        assert_eq!(PageRequest::parse(None, Some("YWJj")).unwrap_err().code, "invalid_cursor");
+        assert_eq!(
+            PageRequest::parse(None, Some("%%%")).unwrap_err().code,
+            "invalid_cursor"
+        );
+        assert_eq!(
+            PageRequest::parse(None, Some("YWJj")).unwrap_err().code,
+            "invalid_cursor"
+        );
     }
 
     #[test]
     fn limits_are_bounded() {
         assert_eq!(PageRequest::parse(None, None).unwrap().limit, DEFAULT_LIMIT);
-        assert_eq!(PageRequest::parse(Some(0), None).unwrap_err().code, "out_of_range");
-        assert_eq!(PageRequest::parse(Some(MAX_LIMIT + 1), None).unwrap_err().code, "out_of_range");
+        assert_eq!(
+            PageRequest::parse(Some(0), None).unwrap_err().code,
+            "out_of_range"
+        );
+        assert_eq!(
+            PageRequest::parse(Some(MAX_LIMIT + 1), None)
+                .unwrap_err()
+                .code,
+            "out_of_range"
+        );
     }
 
     #[test]

@@ -1,1 +1,58 @@
+//! Huiyuan's server: the HTTP API over the domain and the store.
+//!
+//! - [`config`]: settings from defaults, file, environment and flags.
+//! - [`app`]: the router with its layers, and `serve` on a bound listener with a shutdown future.
+//! - [`routes`]: one module per resource, each with its OpenAPI description.
+//! - [`extract`]: the caller (bearer token → principal), JSON bodies, the write envelope.
+//! - [`mutation`]: the single write path — transaction, idempotency key, audit entry.
+//! - [`error`]: the catalogue of stable error codes, rendered as problem+json.
+//! - [`tenancy`]: creating tenants and the first-start default tenant.
+//! - [`secrets`], [`limiter`], [`telemetry`], [`workers`]: passwords and tokens, login limiting,
+//!   logs and metrics, background jobs.
 
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod limiter;
+pub mod mutation;
+pub mod routes;
+pub mod secrets;
+pub mod state;
+pub mod telemetry;
+pub mod tenancy;
+pub mod workers;
+
+use config::Settings;
+use huiyuan_store::Store;
+use state::AppState;
+
+/// A ready server state and, on first start, the generated admin password to show once.
+pub struct Opened {
+    pub state: AppState,
+    pub default_tenant: huiyuan_domain::org::Tenant,
+    pub generated_admin_password: Option<String>,
+}
+
+/// Connects, migrates, ensures the default tenant exists and builds the shared state.
+pub async fn open(settings: Settings) -> anyhow::Result<Opened> {
+    let store = Store::connect(&settings.database()).await?;
+    store.migrate().await?;
+    let (default_tenant, generated_admin_password) = tenancy::ensure_default_tenant(
+        &store,
+        &settings.default_tenant,
+        settings.admin_password.clone(),
+        settings.argon2_memory_kib,
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("creating the default tenant failed: {error:?}"))?;
+    let dummy = secrets::dummy_hash(settings.argon2_memory_kib)
+        .await
+        .map_err(|error| anyhow::anyhow!("hashing failed: {error:?}"))?;
+    let state = AppState::new(store, settings, dummy);
+    Ok(Opened {
+        state,
+        default_tenant,
+        generated_admin_password,
+    })
+}

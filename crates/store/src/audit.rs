@@ -4,6 +4,7 @@ use crate::backend::Session;
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::scope_sql::push_page;
+use crate::timestamp::Ts;
 use huiyuan_domain::audit::AuditEntry;
 use huiyuan_domain::ids::{AuditEntryId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
@@ -18,7 +19,7 @@ pub async fn append(s: &mut Session, tenant: TenantId, entry: &AuditEntry) -> St
          summary, request_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
         .bind(tenant.0).bind(entry.id.0).bind(&entry.actor_kind).bind(entry.actor_id).bind(entry.credential_id)
         .bind(&entry.action).bind(&entry.target_type).bind(&entry.target_id).bind(Json(&entry.summary))
-        .bind(entry.request_id.as_deref()).bind(entry.created_at)
+        .bind(entry.request_id.as_deref()).bind(Ts(entry.created_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -49,7 +50,12 @@ struct AuditRow {
 }
 
 /// Entries oldest first (by their time-ordered id).
-pub async fn list(s: &mut Session, tenant: TenantId, filter: &AuditFilter, page: PageRequest) -> StoreResult<Page<AuditEntry>> {
+pub async fn list(
+    s: &mut Session,
+    tenant: TenantId,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> StoreResult<Page<AuditEntry>> {
     let rows: Vec<AuditRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(
             "SELECT id, actor_kind, actor_id, credential_id, action, target_type, target_id, summary, request_id, \
@@ -68,24 +74,26 @@ pub async fn list(s: &mut Session, tenant: TenantId, filter: &AuditFilter, page:
             query.push(" AND action = ").push_bind(action.clone());
         }
         if let Some(from) = filter.from {
-            query.push(" AND created_at >= ").push_bind(from);
+            query.push(" AND created_at >= ").push_bind(Ts(from));
         }
         if let Some(until) = filter.until {
-            query.push(" AND created_at < ").push_bind(until);
+            query.push(" AND created_at < ").push_bind(Ts(until));
         }
         push_page(&mut query, page);
         query.build_query_as().fetch_all(&mut *c).await
     })?;
-    Ok(Page::from_rows(rows, page, |row| row.id).map(|row| AuditEntry {
-        id: AuditEntryId(row.id),
-        actor_kind: row.actor_kind,
-        actor_id: row.actor_id,
-        credential_id: row.credential_id,
-        action: row.action,
-        target_type: row.target_type,
-        target_id: row.target_id,
-        summary: row.summary.0,
-        request_id: row.request_id,
-        created_at: row.created_at,
-    }))
+    Ok(
+        Page::from_rows(rows, page, |row| row.id).map(|row| AuditEntry {
+            id: AuditEntryId(row.id),
+            actor_kind: row.actor_kind,
+            actor_id: row.actor_id,
+            credential_id: row.credential_id,
+            action: row.action,
+            target_type: row.target_type,
+            target_id: row.target_id,
+            summary: row.summary.0,
+            request_id: row.request_id,
+            created_at: row.created_at,
+        }),
+    )
 }

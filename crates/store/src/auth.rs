@@ -3,6 +3,7 @@
 use crate::backend::Session;
 use crate::error::{StoreError, StoreResult};
 use crate::on_backend;
+use crate::timestamp::Ts;
 use huiyuan_domain::accounts::{ApiKey, Role, StaffAccount};
 use huiyuan_domain::auth::{DataScope, PermissionSet, Username};
 use huiyuan_domain::ids::{ApiKeyId, ChannelId, RoleId, SessionId, StaffId, StoreId, TenantId};
@@ -38,14 +39,15 @@ impl From<RoleRow> for Role {
     }
 }
 
-const ROLE_SELECT: &str = "SELECT id, name, permissions, builtin, created_at, updated_at FROM roles WHERE tenant_id = ";
+const ROLE_SELECT: &str =
+    "SELECT id, name, permissions, builtin, created_at, updated_at FROM roles WHERE tenant_id = ";
 
 pub async fn insert_role(s: &mut Session, tenant: TenantId, role: &Role) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "INSERT INTO roles (tenant_id, id, name, permissions, builtin, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(tenant.0).bind(role.id.0).bind(role.name.as_str()).bind(Json(&role.permissions))
-        .bind(role.builtin).bind(role.created_at).bind(role.updated_at)
+        .bind(role.builtin).bind(Ts(role.created_at)).bind(Ts(role.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -59,7 +61,11 @@ pub async fn get_role(s: &mut Session, tenant: TenantId, id: RoleId) -> StoreRes
     Ok(row.map(Role::from))
 }
 
-pub async fn get_role_by_name(s: &mut Session, tenant: TenantId, name: &str) -> StoreResult<Option<Role>> {
+pub async fn get_role_by_name(
+    s: &mut Session,
+    tenant: TenantId,
+    name: &str,
+) -> StoreResult<Option<Role>> {
     let row: Option<RoleRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(ROLE_SELECT);
         query.push_bind(tenant.0).push(" AND name = ").push_bind(name.to_owned());
@@ -68,7 +74,11 @@ pub async fn get_role_by_name(s: &mut Session, tenant: TenantId, name: &str) -> 
     Ok(row.map(Role::from))
 }
 
-pub async fn list_roles(s: &mut Session, tenant: TenantId, page: PageRequest) -> StoreResult<Page<Role>> {
+pub async fn list_roles(
+    s: &mut Session,
+    tenant: TenantId,
+    page: PageRequest,
+) -> StoreResult<Page<Role>> {
     let rows: Vec<RoleRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(ROLE_SELECT);
         query.push_bind(tenant.0);
@@ -81,7 +91,7 @@ pub async fn list_roles(s: &mut Session, tenant: TenantId, page: PageRequest) ->
 pub async fn update_role(s: &mut Session, tenant: TenantId, role: &Role) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "UPDATE roles SET name = $3, permissions = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0).bind(role.id.0).bind(role.name.as_str()).bind(Json(&role.permissions)).bind(role.updated_at)
+        .bind(tenant.0).bind(role.id.0).bind(role.name.as_str()).bind(Json(&role.permissions)).bind(Ts(role.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -119,21 +129,29 @@ impl From<StaffRow> for StaffAccount {
     }
 }
 
-const STAFF_SELECT: &str =
-    "SELECT id, username, display_name, role_id, scope, active, created_at, updated_at FROM staff WHERE tenant_id = ";
+const STAFF_SELECT: &str = "SELECT id, username, display_name, role_id, scope, active, created_at, updated_at FROM staff WHERE tenant_id = ";
 
-pub async fn insert_staff(s: &mut Session, tenant: TenantId, staff: &StaffAccount, password_hash: &str) -> StoreResult<()> {
+pub async fn insert_staff(
+    s: &mut Session,
+    tenant: TenantId,
+    staff: &StaffAccount,
+    password_hash: &str,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "INSERT INTO staff (tenant_id, id, username, display_name, password_hash, role_id, scope, active, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(tenant.0).bind(staff.id.0).bind(staff.username.as_str()).bind(staff.display_name.as_str())
         .bind(password_hash).bind(staff.role_id.0).bind(Json(&staff.scope)).bind(staff.active)
-        .bind(staff.created_at).bind(staff.updated_at)
+        .bind(Ts(staff.created_at)).bind(Ts(staff.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
-pub async fn get_staff(s: &mut Session, tenant: TenantId, id: StaffId) -> StoreResult<Option<StaffAccount>> {
+pub async fn get_staff(
+    s: &mut Session,
+    tenant: TenantId,
+    id: StaffId,
+) -> StoreResult<Option<StaffAccount>> {
     let row: Option<StaffRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(STAFF_SELECT);
         query.push_bind(tenant.0).push(" AND id = ").push_bind(id.0);
@@ -142,7 +160,11 @@ pub async fn get_staff(s: &mut Session, tenant: TenantId, id: StaffId) -> StoreR
     Ok(row.map(StaffAccount::from))
 }
 
-pub async fn list_staff(s: &mut Session, tenant: TenantId, page: PageRequest) -> StoreResult<Page<StaffAccount>> {
+pub async fn list_staff(
+    s: &mut Session,
+    tenant: TenantId,
+    page: PageRequest,
+) -> StoreResult<Page<StaffAccount>> {
     let rows: Vec<StaffRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(STAFF_SELECT);
         query.push_bind(tenant.0);
@@ -153,19 +175,29 @@ pub async fn list_staff(s: &mut Session, tenant: TenantId, page: PageRequest) ->
 }
 
 /// Writes display name, role, scope and active flag.
-pub async fn update_staff(s: &mut Session, tenant: TenantId, staff: &StaffAccount) -> StoreResult<()> {
+pub async fn update_staff(
+    s: &mut Session,
+    tenant: TenantId,
+    staff: &StaffAccount,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "UPDATE staff SET display_name = $3, role_id = $4, scope = $5, active = $6, updated_at = $7 \
          WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.0).bind(staff.id.0).bind(staff.display_name.as_str()).bind(staff.role_id.0)
-        .bind(Json(&staff.scope)).bind(staff.active).bind(staff.updated_at)
+        .bind(Json(&staff.scope)).bind(staff.active).bind(Ts(staff.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
-pub async fn set_password_hash(s: &mut Session, tenant: TenantId, id: StaffId, hash: &str, now: OffsetDateTime) -> StoreResult<()> {
+pub async fn set_password_hash(
+    s: &mut Session,
+    tenant: TenantId,
+    id: StaffId,
+    hash: &str,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query("UPDATE staff SET password_hash = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0).bind(id.0).bind(hash).bind(now)
+        .bind(tenant.0).bind(id.0).bind(hash).bind(Ts(now))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -177,11 +209,19 @@ pub struct LoginRecord {
     pub password_hash: String,
 }
 
-pub async fn find_login(s: &mut Session, tenant: TenantId, username: &str) -> StoreResult<Option<LoginRecord>> {
+pub async fn find_login(
+    s: &mut Session,
+    tenant: TenantId,
+    username: &str,
+) -> StoreResult<Option<LoginRecord>> {
     let row: Option<(Uuid, bool, String)> = on_backend!(s, c => sqlx::query_as(
         "SELECT id, active, password_hash FROM staff WHERE tenant_id = $1 AND username = $2")
         .bind(tenant.0).bind(username).fetch_optional(&mut *c).await)?;
-    Ok(row.map(|(id, active, password_hash)| LoginRecord { staff_id: StaffId(id), active, password_hash }))
+    Ok(row.map(|(id, active, password_hash)| LoginRecord {
+        staff_id: StaffId(id),
+        active,
+        password_hash,
+    }))
 }
 
 pub fn is_username_conflict(error: &StoreError) -> bool {
@@ -201,7 +241,7 @@ pub async fn insert_session(
 ) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "INSERT INTO sessions (tenant_id, id, staff_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(tenant.0).bind(id.0).bind(staff.0).bind(token_hash).bind(now).bind(expires_at)
+        .bind(tenant.0).bind(id.0).bind(staff.0).bind(token_hash).bind(Ts(now)).bind(Ts(expires_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -225,14 +265,19 @@ struct SessionGrantRow {
 }
 
 /// The unexpired, unrevoked session of an active account with this token hash.
-pub async fn find_session(s: &mut Session, tenant: TenantId, token_hash: &str, now: OffsetDateTime) -> StoreResult<Option<SessionGrant>> {
+pub async fn find_session(
+    s: &mut Session,
+    tenant: TenantId,
+    token_hash: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Option<SessionGrant>> {
     let row: Option<SessionGrantRow> = on_backend!(s, c => sqlx::query_as(
         "SELECT se.id AS session_id, st.id AS staff_id, r.permissions, st.scope, se.expires_at \
          FROM sessions se \
          JOIN staff st ON st.tenant_id = se.tenant_id AND st.id = se.staff_id \
          JOIN roles r ON r.tenant_id = st.tenant_id AND r.id = st.role_id \
          WHERE se.tenant_id = $1 AND se.token_hash = $2 AND se.revoked_at IS NULL AND se.expires_at > $3 AND st.active = $4")
-        .bind(tenant.0).bind(token_hash).bind(now).bind(true)
+        .bind(tenant.0).bind(token_hash).bind(Ts(now)).bind(true)
         .fetch_optional(&mut *c).await)?;
     Ok(row.map(|row| SessionGrant {
         session_id: SessionId(row.session_id),
@@ -243,18 +288,28 @@ pub async fn find_session(s: &mut Session, tenant: TenantId, token_hash: &str, n
     }))
 }
 
-pub async fn revoke_session(s: &mut Session, tenant: TenantId, id: SessionId, now: OffsetDateTime) -> StoreResult<bool> {
+pub async fn revoke_session(
+    s: &mut Session,
+    tenant: TenantId,
+    id: SessionId,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
     let affected = on_backend!(s, c => sqlx::query(
         "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
-        .bind(tenant.0).bind(id.0).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(id.0).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(affected > 0)
 }
 
 /// Ends every live session of an account (deactivation, password change).
-pub async fn revoke_staff_sessions(s: &mut Session, tenant: TenantId, staff: StaffId, now: OffsetDateTime) -> StoreResult<u64> {
+pub async fn revoke_staff_sessions(
+    s: &mut Session,
+    tenant: TenantId,
+    staff: StaffId,
+    now: OffsetDateTime,
+) -> StoreResult<u64> {
     let affected = on_backend!(s, c => sqlx::query(
         "UPDATE sessions SET revoked_at = $3 WHERE tenant_id = $1 AND staff_id = $2 AND revoked_at IS NULL")
-        .bind(tenant.0).bind(staff.0).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(staff.0).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(affected)
 }
 
@@ -294,17 +349,26 @@ impl From<ApiKeyRow> for ApiKey {
 const API_KEY_SELECT: &str = "SELECT id, name, channel_id, store_id, permissions, key_prefix, created_by, created_at, \
      revoked_at, last_used_at FROM api_keys WHERE tenant_id = ";
 
-pub async fn insert_api_key(s: &mut Session, tenant: TenantId, key: &ApiKey, key_hash: &str) -> StoreResult<()> {
+pub async fn insert_api_key(
+    s: &mut Session,
+    tenant: TenantId,
+    key: &ApiKey,
+    key_hash: &str,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "INSERT INTO api_keys (tenant_id, id, name, channel_id, store_id, permissions, key_hash, key_prefix, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(tenant.0).bind(key.id.0).bind(key.name.as_str()).bind(key.channel_id.0).bind(key.store_id.map(|id| id.0))
-        .bind(Json(&key.permissions)).bind(key_hash).bind(&key.key_prefix).bind(key.created_by).bind(key.created_at)
+        .bind(Json(&key.permissions)).bind(key_hash).bind(&key.key_prefix).bind(key.created_by).bind(Ts(key.created_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
-pub async fn get_api_key(s: &mut Session, tenant: TenantId, id: ApiKeyId) -> StoreResult<Option<ApiKey>> {
+pub async fn get_api_key(
+    s: &mut Session,
+    tenant: TenantId,
+    id: ApiKeyId,
+) -> StoreResult<Option<ApiKey>> {
     let row: Option<ApiKeyRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(API_KEY_SELECT);
         query.push_bind(tenant.0).push(" AND id = ").push_bind(id.0);
@@ -313,7 +377,11 @@ pub async fn get_api_key(s: &mut Session, tenant: TenantId, id: ApiKeyId) -> Sto
     Ok(row.map(ApiKey::from))
 }
 
-pub async fn list_api_keys(s: &mut Session, tenant: TenantId, page: PageRequest) -> StoreResult<Page<ApiKey>> {
+pub async fn list_api_keys(
+    s: &mut Session,
+    tenant: TenantId,
+    page: PageRequest,
+) -> StoreResult<Page<ApiKey>> {
     let rows: Vec<ApiKeyRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(API_KEY_SELECT);
         query.push_bind(tenant.0);
@@ -324,15 +392,24 @@ pub async fn list_api_keys(s: &mut Session, tenant: TenantId, page: PageRequest)
 }
 
 /// Revokes once; `false` when it was already revoked.
-pub async fn revoke_api_key(s: &mut Session, tenant: TenantId, id: ApiKeyId, now: OffsetDateTime) -> StoreResult<bool> {
+pub async fn revoke_api_key(
+    s: &mut Session,
+    tenant: TenantId,
+    id: ApiKeyId,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
     let affected = on_backend!(s, c => sqlx::query(
         "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
-        .bind(tenant.0).bind(id.0).bind(now).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(id.0).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(affected > 0)
 }
 
 /// The live key with this hash, on a channel that is not archived.
-pub async fn find_api_key(s: &mut Session, tenant: TenantId, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+pub async fn find_api_key(
+    s: &mut Session,
+    tenant: TenantId,
+    key_hash: &str,
+) -> StoreResult<Option<ApiKey>> {
     let row: Option<ApiKeyRow> = on_backend!(s, c => sqlx::query_as(
         "SELECT k.id, k.name, k.channel_id, k.store_id, k.permissions, k.key_prefix, k.created_by, k.created_at, \
          k.revoked_at, k.last_used_at FROM api_keys k \
@@ -343,8 +420,13 @@ pub async fn find_api_key(s: &mut Session, tenant: TenantId, key_hash: &str) -> 
     Ok(row.map(ApiKey::from))
 }
 
-pub async fn touch_api_key(s: &mut Session, tenant: TenantId, id: ApiKeyId, now: OffsetDateTime) -> StoreResult<()> {
+pub async fn touch_api_key(
+    s: &mut Session,
+    tenant: TenantId,
+    id: ApiKeyId,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query("UPDATE api_keys SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0).bind(id.0).bind(now).execute(&mut *c).await.map(|_| ()))?;
+        .bind(tenant.0).bind(id.0).bind(Ts(now)).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }

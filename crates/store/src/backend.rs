@@ -30,11 +30,17 @@ pub struct DatabaseSettings {
 
 impl DatabaseSettings {
     pub fn sqlite(data_dir: impl Into<PathBuf>) -> Self {
-        Self { url: None, data_dir: data_dir.into(), ..Self::default() }
+        Self {
+            url: None,
+            data_dir: data_dir.into(),
+            ..Self::default()
+        }
     }
 
     pub fn is_postgres(&self) -> bool {
-        self.url.as_deref().is_some_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        self.url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
     }
 }
 
@@ -64,8 +70,12 @@ impl fmt::Debug for DatabaseSettings {
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
     match credentials.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
@@ -74,7 +84,10 @@ pub fn redact_url(url: &str) -> String {
 
 #[derive(Clone)]
 enum Pools {
-    Sqlite { writer: SqlitePool, reader: SqlitePool },
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -132,7 +145,9 @@ impl Store {
     /// Applies pending migrations of this database's migration tree.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.pools {
-            Pools::Sqlite { writer, .. } => sqlx::migrate!("./migrations/sqlite").run(writer).await?,
+            Pools::Sqlite { writer, .. } => {
+                sqlx::migrate!("./migrations/sqlite").run(writer).await?
+            }
             Pools::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -159,7 +174,9 @@ impl Store {
         let conn = match &self.pools {
             // IMMEDIATE takes the write lock up front, so a transaction never fails half-way
             // when it first writes.
-            Pools::Sqlite { writer, .. } => Conn::SqliteTx(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Sqlite { writer, .. } => {
+                Conn::SqliteTx(writer.begin_with("BEGIN IMMEDIATE").await?)
+            }
             Pools::Postgres(pool) => Conn::PgTx(pool.begin().await?),
         };
         Ok(Session { conn })
@@ -246,9 +263,18 @@ mod tests {
 
     #[test]
     fn urls_with_passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/huiyuan"), "postgres://app:***@db:5432/huiyuan");
-        assert_eq!(redact_url("postgres://app@db/huiyuan"), "postgres://app@db/huiyuan");
-        let settings = DatabaseSettings { url: Some("postgres://a:pw@h/d".into()), ..DatabaseSettings::default() };
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/huiyuan"),
+            "postgres://app:***@db:5432/huiyuan"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/huiyuan"),
+            "postgres://app@db/huiyuan"
+        );
+        let settings = DatabaseSettings {
+            url: Some("postgres://a:pw@h/d".into()),
+            ..DatabaseSettings::default()
+        };
         assert!(!format!("{settings:?}").contains("pw"));
     }
 }

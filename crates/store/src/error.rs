@@ -25,7 +25,10 @@ impl From<sqlx::Error> for StoreError {
         if let sqlx::Error::Database(db) = &error {
             match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => {
-                    let constraint = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
+                    let constraint = db
+                        .constraint()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| db.message().to_owned());
                     return StoreError::Conflict { constraint };
                 }
                 sqlx::error::ErrorKind::ForeignKeyViolation => return StoreError::MissingReference,
@@ -37,6 +40,16 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached in time (pool exhausted or closed): a 503, not a bug.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        )
+    }
+
     /// Whether this conflict came from the named unique key. SQLite reports columns rather than
     /// names, so each key is also recognised by its columns.
     pub fn is_conflict_on(&self, name: &str, sqlite_columns: &str) -> bool {

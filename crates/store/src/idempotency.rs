@@ -6,6 +6,7 @@
 use crate::backend::Session;
 use crate::error::StoreResult;
 use crate::on_backend;
+use crate::timestamp::Ts;
 use huiyuan_domain::ids::TenantId;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -31,12 +32,19 @@ pub enum Claim {
 /// Status stored while the claiming transaction is still running.
 const IN_FLIGHT: i64 = 0;
 
-pub async fn claim(s: &mut Session, tenant: TenantId, actor: Uuid, key: &str, request_hash: &str, now: OffsetDateTime) -> StoreResult<Claim> {
+pub async fn claim(
+    s: &mut Session,
+    tenant: TenantId,
+    actor: Uuid,
+    key: &str,
+    request_hash: &str,
+    now: OffsetDateTime,
+) -> StoreResult<Claim> {
     let inserted = on_backend!(s, c => sqlx::query(
         "INSERT INTO idempotency_keys (tenant_id, actor_id, idempotency_key, request_hash, status_code, response_body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING")
         .bind(tenant.0).bind(actor).bind(key).bind(request_hash).bind(IN_FLIGHT)
-        .bind(sqlx::types::Json(serde_json::Value::Null)).bind(now)
+        .bind(sqlx::types::Json(serde_json::Value::Null)).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     if inserted == 1 {
         return Ok(Claim::New);
@@ -49,10 +57,19 @@ pub async fn claim(s: &mut Session, tenant: TenantId, actor: Uuid, key: &str, re
         return Ok(Claim::Mismatch);
     }
     let status_code = u16::try_from(status).unwrap_or(500);
-    Ok(Claim::Replay(StoredResponse { status_code, body: body.0 }))
+    Ok(Claim::Replay(StoredResponse {
+        status_code,
+        body: body.0,
+    }))
 }
 
-pub async fn complete(s: &mut Session, tenant: TenantId, actor: Uuid, key: &str, response: &StoredResponse) -> StoreResult<()> {
+pub async fn complete(
+    s: &mut Session,
+    tenant: TenantId,
+    actor: Uuid,
+    key: &str,
+    response: &StoredResponse,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "UPDATE idempotency_keys SET status_code = $4, response_body = $5 \
          WHERE tenant_id = $1 AND actor_id = $2 AND idempotency_key = $3")
@@ -72,6 +89,6 @@ pub async fn purge_expired(s: &mut Session, now: OffsetDateTime, batch: i64) -> 
     let affected = on_backend!(s, c => sqlx::query(
         "DELETE FROM idempotency_keys WHERE (tenant_id, actor_id, idempotency_key) IN \
          (SELECT tenant_id, actor_id, idempotency_key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)")
-        .bind(cutoff).bind(batch).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(Ts(cutoff)).bind(batch).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(affected)
 }

@@ -17,12 +17,15 @@ pub mod idempotency;
 pub mod org;
 pub mod scope_sql;
 pub mod tenants;
+pub mod timestamp;
 
 pub use backend::{DatabaseSettings, Session, Store};
 pub use error::{StoreError, StoreResult};
+pub use timestamp::Ts;
 
 /// Now, in UTC, at the microsecond precision both databases keep.
 pub fn utc_now() -> time::OffsetDateTime {
     let now = time::OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
 }

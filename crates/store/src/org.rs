@@ -4,6 +4,7 @@ use crate::backend::Session;
 use crate::error::{StoreError, StoreResult};
 use crate::on_backend;
 use crate::scope_sql::{ScopeColumns, push_page, push_scope};
+use crate::timestamp::Ts;
 use huiyuan_domain::auth::ScopePredicate;
 use huiyuan_domain::ids::{ChannelId, FormatId, StoreId, TenantId};
 use huiyuan_domain::org::{Channel, ChannelKind, Code, Format, Name, Store, StoreKind};
@@ -12,9 +13,21 @@ use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub const FORMAT_COLUMNS: ScopeColumns = ScopeColumns { format: Some("id"), store: None, guide: None };
-pub const STORE_COLUMNS: ScopeColumns = ScopeColumns { format: Some("format_id"), store: Some("id"), guide: None };
-pub const CHANNEL_COLUMNS: ScopeColumns = ScopeColumns { format: Some("format_id"), store: None, guide: None };
+pub const FORMAT_COLUMNS: ScopeColumns = ScopeColumns {
+    format: Some("id"),
+    store: None,
+    guide: None,
+};
+pub const STORE_COLUMNS: ScopeColumns = ScopeColumns {
+    format: Some("format_id"),
+    store: Some("id"),
+    guide: None,
+};
+pub const CHANNEL_COLUMNS: ScopeColumns = ScopeColumns {
+    format: Some("format_id"),
+    store: None,
+    guide: None,
+};
 
 // ---- formats ----
 
@@ -41,19 +54,24 @@ impl From<FormatRow> for Format {
     }
 }
 
-const FORMAT_SELECT: &str = "SELECT id, code, name, archived, created_at, updated_at FROM formats WHERE tenant_id = ";
+const FORMAT_SELECT: &str =
+    "SELECT id, code, name, archived, created_at, updated_at FROM formats WHERE tenant_id = ";
 
 pub async fn insert_format(s: &mut Session, tenant: TenantId, format: &Format) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "INSERT INTO formats (tenant_id, id, code, name, archived, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(tenant.0).bind(format.id.0).bind(format.code.as_str()).bind(format.name.as_str())
-        .bind(format.archived).bind(format.created_at).bind(format.updated_at)
+        .bind(format.archived).bind(Ts(format.created_at)).bind(Ts(format.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
-pub async fn get_format(s: &mut Session, tenant: TenantId, id: FormatId) -> StoreResult<Option<Format>> {
+pub async fn get_format(
+    s: &mut Session,
+    tenant: TenantId,
+    id: FormatId,
+) -> StoreResult<Option<Format>> {
     let row: Option<FormatRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(FORMAT_SELECT);
         query.push_bind(tenant.0).push(" AND id = ").push_bind(id.0);
@@ -82,7 +100,7 @@ pub async fn list_formats(
 pub async fn update_format(s: &mut Session, tenant: TenantId, format: &Format) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "UPDATE formats SET name = $3, archived = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0).bind(format.id.0).bind(format.name.as_str()).bind(format.archived).bind(format.updated_at)
+        .bind(tenant.0).bind(format.id.0).bind(format.name.as_str()).bind(format.archived).bind(Ts(format.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -115,7 +133,8 @@ impl TryFrom<StoreRow> for Store {
             format_id: FormatId(row.format_id),
             code: Code::from_trusted(row.code),
             name: Name::from_trusted(row.name),
-            kind: StoreKind::parse("kind", &row.kind).map_err(|_| StoreError::Corrupt("stores.kind"))?,
+            kind: StoreKind::parse("kind", &row.kind)
+                .map_err(|_| StoreError::Corrupt("stores.kind"))?,
             address: row.address,
             archived: row.archived,
             created_at: row.created_at,
@@ -124,8 +143,7 @@ impl TryFrom<StoreRow> for Store {
     }
 }
 
-const STORE_SELECT: &str =
-    "SELECT id, format_id, code, name, kind, address, archived, created_at, updated_at FROM stores WHERE tenant_id = ";
+const STORE_SELECT: &str = "SELECT id, format_id, code, name, kind, address, archived, created_at, updated_at FROM stores WHERE tenant_id = ";
 
 pub async fn insert_store(s: &mut Session, tenant: TenantId, store: &Store) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
@@ -133,12 +151,16 @@ pub async fn insert_store(s: &mut Session, tenant: TenantId, store: &Store) -> S
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(tenant.0).bind(store.id.0).bind(store.format_id.0).bind(store.code.as_str())
         .bind(store.name.as_str()).bind(store.kind.as_str()).bind(&store.address).bind(store.archived)
-        .bind(store.created_at).bind(store.updated_at)
+        .bind(Ts(store.created_at)).bind(Ts(store.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
-pub async fn get_store(s: &mut Session, tenant: TenantId, id: StoreId) -> StoreResult<Option<Store>> {
+pub async fn get_store(
+    s: &mut Session,
+    tenant: TenantId,
+    id: StoreId,
+) -> StoreResult<Option<Store>> {
     let row: Option<StoreRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(STORE_SELECT);
         query.push_bind(tenant.0).push(" AND id = ").push_bind(id.0);
@@ -166,8 +188,15 @@ pub async fn list_stores(
         query.build_query_as().fetch_all(&mut *c).await
     })?;
     let page = Page::from_rows(rows, page, |row| row.id);
-    let items = page.items.into_iter().map(Store::try_from).collect::<StoreResult<Vec<_>>>()?;
-    Ok(Page { items, next_cursor: page.next_cursor })
+    let items = page
+        .items
+        .into_iter()
+        .map(Store::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// Writes name, address and archived flag.
@@ -175,21 +204,34 @@ pub async fn update_store(s: &mut Session, tenant: TenantId, store: &Store) -> S
     on_backend!(s, c => sqlx::query(
         "UPDATE stores SET name = $3, address = $4, archived = $5, updated_at = $6 WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.0).bind(store.id.0).bind(store.name.as_str()).bind(&store.address).bind(store.archived)
-        .bind(store.updated_at)
+        .bind(Ts(store.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
 /// How many of `ids` are stores of this tenant (to validate scopes and references).
-pub async fn count_existing_stores(s: &mut Session, tenant: TenantId, ids: &[StoreId]) -> StoreResult<usize> {
+pub async fn count_existing_stores(
+    s: &mut Session,
+    tenant: TenantId,
+    ids: &[StoreId],
+) -> StoreResult<usize> {
     count_existing(s, "stores", tenant, ids.iter().map(|id| id.0).collect()).await
 }
 
-pub async fn count_existing_formats(s: &mut Session, tenant: TenantId, ids: &[FormatId]) -> StoreResult<usize> {
+pub async fn count_existing_formats(
+    s: &mut Session,
+    tenant: TenantId,
+    ids: &[FormatId],
+) -> StoreResult<usize> {
     count_existing(s, "formats", tenant, ids.iter().map(|id| id.0).collect()).await
 }
 
-async fn count_existing(s: &mut Session, table: &'static str, tenant: TenantId, ids: Vec<Uuid>) -> StoreResult<usize> {
+async fn count_existing(
+    s: &mut Session,
+    table: &'static str,
+    tenant: TenantId,
+    ids: Vec<Uuid>,
+) -> StoreResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
@@ -233,7 +275,8 @@ impl TryFrom<ChannelRow> for Channel {
             id: ChannelId(row.id),
             code: Code::from_trusted(row.code),
             name: Name::from_trusted(row.name),
-            kind: ChannelKind::parse("kind", &row.kind).map_err(|_| StoreError::Corrupt("channels.kind"))?,
+            kind: ChannelKind::parse("kind", &row.kind)
+                .map_err(|_| StoreError::Corrupt("channels.kind"))?,
             format_id: row.format_id.map(FormatId),
             app_id: row.app_id,
             archived: row.archived,
@@ -243,21 +286,28 @@ impl TryFrom<ChannelRow> for Channel {
     }
 }
 
-const CHANNEL_SELECT: &str =
-    "SELECT id, code, name, kind, format_id, app_id, archived, created_at, updated_at FROM channels WHERE tenant_id = ";
+const CHANNEL_SELECT: &str = "SELECT id, code, name, kind, format_id, app_id, archived, created_at, updated_at FROM channels WHERE tenant_id = ";
 
-pub async fn insert_channel(s: &mut Session, tenant: TenantId, channel: &Channel) -> StoreResult<()> {
+pub async fn insert_channel(
+    s: &mut Session,
+    tenant: TenantId,
+    channel: &Channel,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "INSERT INTO channels (tenant_id, id, code, name, kind, format_id, app_id, archived, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(tenant.0).bind(channel.id.0).bind(channel.code.as_str()).bind(channel.name.as_str())
         .bind(channel.kind.as_str()).bind(channel.format_id.map(|id| id.0)).bind(channel.app_id.as_deref())
-        .bind(channel.archived).bind(channel.created_at).bind(channel.updated_at)
+        .bind(channel.archived).bind(Ts(channel.created_at)).bind(Ts(channel.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
-pub async fn get_channel(s: &mut Session, tenant: TenantId, id: ChannelId) -> StoreResult<Option<Channel>> {
+pub async fn get_channel(
+    s: &mut Session,
+    tenant: TenantId,
+    id: ChannelId,
+) -> StoreResult<Option<Channel>> {
     let row: Option<ChannelRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(CHANNEL_SELECT);
         query.push_bind(tenant.0).push(" AND id = ").push_bind(id.0);
@@ -266,7 +316,11 @@ pub async fn get_channel(s: &mut Session, tenant: TenantId, id: ChannelId) -> St
     row.map(Channel::try_from).transpose()
 }
 
-pub async fn get_channel_by_code(s: &mut Session, tenant: TenantId, code: &str) -> StoreResult<Option<Channel>> {
+pub async fn get_channel_by_code(
+    s: &mut Session,
+    tenant: TenantId,
+    code: &str,
+) -> StoreResult<Option<Channel>> {
     let row: Option<ChannelRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(CHANNEL_SELECT);
         query.push_bind(tenant.0).push(" AND code = ").push_bind(code.to_owned());
@@ -275,7 +329,11 @@ pub async fn get_channel_by_code(s: &mut Session, tenant: TenantId, code: &str) 
     row.map(Channel::try_from).transpose()
 }
 
-pub async fn get_store_by_code(s: &mut Session, tenant: TenantId, code: &str) -> StoreResult<Option<Store>> {
+pub async fn get_store_by_code(
+    s: &mut Session,
+    tenant: TenantId,
+    code: &str,
+) -> StoreResult<Option<Store>> {
     let row: Option<StoreRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(STORE_SELECT);
         query.push_bind(tenant.0).push(" AND code = ").push_bind(code.to_owned());
@@ -298,16 +356,27 @@ pub async fn list_channels(
         query.build_query_as().fetch_all(&mut *c).await
     })?;
     let page = Page::from_rows(rows, page, |row| row.id);
-    let items = page.items.into_iter().map(Channel::try_from).collect::<StoreResult<Vec<_>>>()?;
-    Ok(Page { items, next_cursor: page.next_cursor })
+    let items = page
+        .items
+        .into_iter()
+        .map(Channel::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// Writes name, app id and archived flag.
-pub async fn update_channel(s: &mut Session, tenant: TenantId, channel: &Channel) -> StoreResult<()> {
+pub async fn update_channel(
+    s: &mut Session,
+    tenant: TenantId,
+    channel: &Channel,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "UPDATE channels SET name = $3, app_id = $4, archived = $5, updated_at = $6 WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.0).bind(channel.id.0).bind(channel.name.as_str()).bind(channel.app_id.as_deref())
-        .bind(channel.archived).bind(channel.updated_at)
+        .bind(channel.archived).bind(Ts(channel.updated_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }

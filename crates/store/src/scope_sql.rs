@@ -16,8 +16,11 @@ pub struct ScopeColumns {
 }
 
 /// Appends ` AND (<predicate>)`.
-pub fn push_scope<DB>(query: &mut QueryBuilder<DB>, predicate: &ScopePredicate, columns: &ScopeColumns)
-where
+pub fn push_scope<DB>(
+    query: &mut QueryBuilder<DB>,
+    predicate: &ScopePredicate,
+    columns: &ScopeColumns,
+) where
     DB: Database,
     Uuid: for<'t> Encode<'t, DB> + Type<DB>,
 {
@@ -28,8 +31,11 @@ where
     push_predicate(query, predicate, columns);
 }
 
-fn push_predicate<DB>(query: &mut QueryBuilder<DB>, predicate: &ScopePredicate, columns: &ScopeColumns)
-where
+fn push_predicate<DB>(
+    query: &mut QueryBuilder<DB>,
+    predicate: &ScopePredicate,
+    columns: &ScopeColumns,
+) where
     DB: Database,
     Uuid: for<'t> Encode<'t, DB> + Type<DB>,
 {
@@ -50,8 +56,11 @@ where
     }
 }
 
-fn push_in<DB>(query: &mut QueryBuilder<DB>, column: Option<&'static str>, ids: impl Iterator<Item = Uuid>)
-where
+fn push_in<DB>(
+    query: &mut QueryBuilder<DB>,
+    column: Option<&'static str>,
+    ids: impl Iterator<Item = Uuid>,
+) where
     DB: Database,
     Uuid: for<'t> Encode<'t, DB> + Type<DB>,
 {
@@ -109,5 +118,7 @@ where
     if let Some(after) = page.after {
         query.push(" AND id > ").push_bind(after);
     }
-    query.push(" ORDER BY id LIMIT ").push_bind(page.fetch_limit());
+    query
+        .push(" ORDER BY id LIMIT ")
+        .push_bind(page.fetch_limit());
 }

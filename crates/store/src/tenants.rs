@@ -3,6 +3,7 @@
 use crate::backend::Session;
 use crate::error::{StoreError, StoreResult};
 use crate::on_backend;
+use crate::timestamp::Ts;
 use huiyuan_domain::ids::TenantId;
 use huiyuan_domain::org::{Code, Name, Tenant, TimeZoneName};
 use time::OffsetDateTime;
@@ -39,7 +40,7 @@ pub async fn insert(s: &mut Session, tenant: &Tenant) -> StoreResult<()> {
         .bind(tenant.slug.as_str())
         .bind(tenant.name.as_str())
         .bind(tenant.time_zone.as_str())
-        .bind(tenant.created_at)
+        .bind(Ts(tenant.created_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 -- Types: UUID -> BLOB, TIMESTAMPTZ -> TEXT (UTC), BOOLEAN -> INTEGER, JSONB -> TEXT.
 
 CREATE TABLE tenants (
-    tenant_id BLOB PRIMARY KEY,
+    tenant_id BLOB NOT NULL PRIMARY KEY,
     slug TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     time_zone TEXT NOT NULL,

@@ -1,0 +1,65 @@
+//! Assembles the service: routes, then the layers every request passes through (request id,
+//! tracing span, metrics, panic guard, timeout, body limit), and serves it on a bound listener
+//! until the shutdown future resolves.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::routes;
+use crate::state::AppState;
+use crate::telemetry;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use std::any::Any;
+use std::future::Future;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// The complete HTTP service for `state`.
+pub fn build_app(state: AppState) -> Router {
+    let (routes, _) = routes::build();
+    let request_id = axum::http::HeaderName::from_static(crate::extract::REQUEST_ID_HEADER);
+    routes
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
+        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, state.settings.request_timeout()))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), telemetry::observe))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(crate::extract::REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned());
+    ApiError::internal(format!("handler panicked: {message}")).into_response()
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,240 @@
+//! Configuration: built-in defaults, then a TOML file, then `HUIYUAN_*` environment variables,
+//! then command-line flags — each overriding the one before.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use huiyuan_store::DatabaseSettings;
+use huiyuan_store::backend::redact_url;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the embedded SQLite database (and other local state) lives.
+    pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; unset means SQLite under `data_dir`.
+    pub database_url: Option<String>,
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+    pub log_format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `huiyuan=debug,info`.
+    pub log_level: String,
+    /// How long a staff login lasts.
+    pub session_ttl_minutes: u64,
+    /// Slug of the tenant created on first start; login without a tenant uses it.
+    pub default_tenant: String,
+    /// First admin's password (else one is generated and printed once).
+    pub admin_password: Option<String>,
+    /// Failed logins per account allowed in `login_window_secs` before logins are refused.
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Requests running longer are answered with 503.
+    pub request_timeout_secs: u64,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace_secs: u64,
+    /// argon2 memory cost in KiB (tests lower it; production keeps the default).
+    pub argon2_memory_kib: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("huiyuan-data"),
+            database_url: None,
+            max_connections: 16,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            session_ttl_minutes: 12 * 60,
+            default_tenant: "default".to_owned(),
+            admin_password: None,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+            max_body_bytes: 2 * 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+            argon2_memory_kib: 19 * 1024,
+        }
+    }
+}
+
+/// Secrets stay out of logs.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("max_connections", &self.max_connections)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("session_ttl_minutes", &self.session_ttl_minutes)
+            .field("default_tenant", &self.default_tenant)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "***"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Flags given on the command line; only those present override.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Default config file, read when present and no other is named.
+pub const DEFAULT_CONFIG_FILE: &str = "huiyuan.toml";
+
+impl Settings {
+    /// Loads defaults < file < environment < flags. A named file must exist; the default one
+    /// is optional.
+    pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match config_file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("HUIYUAN_").only(&Self::ENV_KEYS))
+            .merge(Serialized::globals(flags))
+            .extract()?;
+        Ok(settings)
+    }
+
+    /// The settings an operator may set through `HUIYUAN_<NAME>`.
+    const ENV_KEYS: [&'static str; 15] = [
+        "listen",
+        "data_dir",
+        "database_url",
+        "max_connections",
+        "log_format",
+        "log_level",
+        "session_ttl_minutes",
+        "default_tenant",
+        "admin_password",
+        "login_max_failures",
+        "login_window_secs",
+        "max_body_bytes",
+        "request_timeout_secs",
+        "shutdown_grace_secs",
+        "argon2_memory_kib",
+    ];
+
+    pub fn database(&self) -> DatabaseSettings {
+        DatabaseSettings {
+            url: self
+                .database_url
+                .clone()
+                .filter(|url| !url.trim().is_empty()),
+            data_dir: self.data_dir.clone(),
+            max_connections: self.max_connections,
+            ..DatabaseSettings::default()
+        }
+    }
+
+    pub fn session_ttl(&self) -> time::Duration {
+        time::Duration::minutes(
+            i64::try_from(self.session_ttl_minutes).unwrap_or(i64::MAX / 60_000),
+        )
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_environment_beats_file_beats_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                "listen = \"127.0.0.1:9000\"\ndata_dir = \"from-file\"\nlog_level = \"debug\"",
+            )?;
+            jail.set_env("HUIYUAN_DATA_DIR", "from-env");
+            jail.set_env("HUIYUAN_DATABASE_URL", "postgres://u:pw@localhost/db");
+            let flags = FlagOverrides {
+                database_url: Some("postgres://flag/db".into()),
+                ..FlagOverrides::default()
+            };
+            let settings = Settings::load(Some(Path::new("custom.toml")), &flags).expect("load");
+            assert_eq!(settings.listen, SocketAddr::from(([127, 0, 0, 1], 9000)));
+            assert_eq!(settings.data_dir, PathBuf::from("from-env"));
+            assert_eq!(settings.database_url.as_deref(), Some("postgres://flag/db"));
+            assert_eq!(settings.log_level, "debug");
+            assert_eq!(settings.session_ttl_minutes, 720);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        figment::Jail::expect_with(|_| {
+            let settings = Settings::load(None, &FlagOverrides::default()).expect("load");
+            assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+            assert!(!settings.database().is_postgres());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_missing_file_is_an_error() {
+        assert!(
+            Settings::load(
+                Some(Path::new("/nonexistent/huiyuan.toml")),
+                &FlagOverrides::default()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let settings = Settings {
+            database_url: Some("postgres://app:hunter2@db/huiyuan".into()),
+            admin_password: Some("hunter3".into()),
+            ..Settings::default()
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("hunter3"));
+    }
+}

@@ -1,0 +1,167 @@
+//! The one path every write takes: open a transaction, claim the idempotency key, run the
+//! change, append the audit entry, store the response for replays, commit. A failure anywhere
+//! rolls all of it back, so a retry is always safe.
+
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::WriteMeta;
+use crate::state::AppState;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use huiyuan_domain::audit::AuditEntry;
+use huiyuan_domain::auth::{Actor, Principal};
+use huiyuan_domain::ids::TenantId;
+use huiyuan_store::idempotency::{self, Claim, StoredResponse};
+use huiyuan_store::{Session, Store, audit, utc_now};
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use time::OffsetDateTime;
+
+/// Header set on a response replayed from an earlier request with the same idempotency key.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// An open write: the transaction plus who is writing, for the audit trail.
+pub struct Mutation {
+    pub session: Session,
+    pub tenant: TenantId,
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    /// One timestamp for everything the change writes.
+    pub now: OffsetDateTime,
+}
+
+impl Mutation {
+    pub async fn begin(
+        store: &Store,
+        tenant: TenantId,
+        actor: Actor,
+        request_id: Option<String>,
+    ) -> ApiResult<Self> {
+        Ok(Self {
+            session: store.write().await?,
+            tenant,
+            actor,
+            request_id,
+            now: utc_now(),
+        })
+    }
+
+    /// Appends an audit entry in this transaction.
+    pub async fn audit(
+        &mut self,
+        action: &str,
+        target_type: &str,
+        target_id: impl ToString,
+        summary: serde_json::Value,
+    ) -> ApiResult<()> {
+        let entry = AuditEntry::new(
+            &self.actor,
+            self.request_id.clone(),
+            action,
+            target_type,
+            target_id,
+            summary,
+            self.now,
+        );
+        audit::append(&mut self.session, self.tenant, &entry).await?;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> ApiResult<()> {
+        self.session.commit().await?;
+        Ok(())
+    }
+}
+
+/// The change itself, borrowing the open [`Mutation`].
+pub type Work<'a, T> = Pin<Box<dyn Future<Output = ApiResult<T>> + Send + 'a>>;
+
+impl AppState {
+    /// Runs `work` as one idempotent, audited transaction and answers with `status` and its result.
+    pub async fn mutate<T, F>(
+        &self,
+        caller: &Principal,
+        meta: &WriteMeta,
+        status: StatusCode,
+        work: F,
+    ) -> ApiResult<Response>
+    where
+        T: Serialize,
+        F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, T>,
+    {
+        self.mutate_redacted(caller, meta, status, |_| {}, work)
+            .await
+    }
+
+    /// As [`AppState::mutate`], but what is stored for replays passes through `redact` first, so
+    /// secrets shown once (a new API key) are never kept.
+    pub async fn mutate_redacted<T, F>(
+        &self,
+        caller: &Principal,
+        meta: &WriteMeta,
+        status: StatusCode,
+        redact: fn(&mut serde_json::Value),
+        work: F,
+    ) -> ApiResult<Response>
+    where
+        T: Serialize,
+        F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, T>,
+    {
+        let mut mutation = Mutation::begin(
+            &self.store,
+            caller.tenant_id,
+            caller.actor.clone(),
+            meta.request_id.clone(),
+        )
+        .await?;
+        let key = match (&meta.idempotency_key, caller.actor.actor_id()) {
+            (Some(key), Some(actor)) => Some((key.as_str(), actor)),
+            _ => None,
+        };
+        if let Some((key, actor)) = key {
+            match idempotency::claim(
+                &mut mutation.session,
+                caller.tenant_id,
+                actor,
+                key,
+                &meta.request_hash,
+                mutation.now,
+            )
+            .await?
+            {
+                Claim::New => {}
+                Claim::Replay(stored) => return Ok(replay(stored)),
+                Claim::Mismatch => {
+                    return Err(ApiError::with_detail(
+                        ErrorCode::IdempotencyKeyReused,
+                        "this Idempotency-Key was already used with a different request",
+                    ));
+                }
+            }
+        }
+        let result = work(&mut mutation).await?;
+        let body = serde_json::to_value(result).map_err(ApiError::internal)?;
+        if let Some((key, actor)) = key {
+            let mut kept = body.clone();
+            redact(&mut kept);
+            let stored = StoredResponse {
+                status_code: status.as_u16(),
+                body: kept,
+            };
+            idempotency::complete(&mut mutation.session, caller.tenant_id, actor, key, &stored)
+                .await?;
+        }
+        mutation.commit().await?;
+        Ok((status, Json(body)).into_response())
+    }
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status_code).unwrap_or(StatusCode::OK);
+    let mut response = (status, Json(stored.body)).into_response();
+    response
+        .headers_mut()
+        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    response
+}

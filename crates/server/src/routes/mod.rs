@@ -1,0 +1,84 @@
+//! The HTTP API: one router per resource under `/api/v1`, collected with their OpenAPI
+//! descriptions, plus the operations endpoints.
+
+mod api_keys;
+mod audit;
+mod auth;
+mod channels;
+pub mod common;
+mod formats;
+mod roles;
+mod staff;
+mod stores;
+mod system;
+
+pub use api_keys::{create_api_key, parse_new_key};
+
+use crate::state::AppState;
+use axum::{Extension, Router};
+use std::sync::Arc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Huiyuan API", description = "Omnichannel membership and loyalty platform. Amounts in integer fen, \
+        points as integers, times RFC 3339. Errors are application/problem+json with a stable `code`."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem)),
+    tags(
+        (name = "auth", description = "Staff login and the current caller"),
+        (name = "organisation", description = "Business formats, stores and merchants, channels"),
+        (name = "access", description = "Roles, staff accounts, channel API keys"),
+        (name = "audit", description = "The append-only audit log"),
+        (name = "operations", description = "Health, readiness, metrics and documentation"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The `Idempotency-Key` header every mutating call accepts.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKeyHeader {
+    /// Same key and same request replays the first response; same key and a different request is
+    /// refused with 422. Remembered for 24 hours.
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
+}
+
+/// All routes and the OpenAPI document describing them.
+pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(formats::router())
+        .merge(stores::router())
+        .merge(channels::router())
+        .merge(roles::router())
+        .merge(staff::router())
+        .merge(api_keys::router())
+        .merge(audit::router());
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api)
+        .merge(system::router())
+        .split_for_parts();
+    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let document = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".to_owned()));
+    (
+        router.layer(Extension(system::OpenApiJson(document))),
+        openapi,
+    )
+}
