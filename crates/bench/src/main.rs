@@ -1,1 +1,226 @@
-fn main() {}
+//! `huiyuan-bench`: drives a real Huiyuan server over HTTP on loopback and prints what it measured.
+//!
+//! `writes`: N concurrent clients create channels and stores through the API for a fixed time;
+//! prints requests per second, latency percentiles, and counts every 5xx and every "database is
+//! locked" answer (both must be zero). The server runs in this process on a fresh database
+//! (SQLite in a temporary directory unless `--database-url` names PostgreSQL).
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use huiyuan_server::app::{build_app, serve};
+use huiyuan_server::config::Settings;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "huiyuan-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Concurrent organisation writes (channels and stores) through the API.
+    Writes {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// `postgres://…` to run against PostgreSQL (use a scratch database: the run adds rows); a
+        /// fresh SQLite database otherwise.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+const ADMIN_PASSWORD: &str = "bench-admin-password";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Writes {
+            clients,
+            seconds,
+            database_url,
+        } => writes(clients, Duration::from_secs(seconds), database_url).await,
+    }
+}
+
+struct Server {
+    address: SocketAddr,
+    _data_dir: tempfile::TempDir,
+}
+
+async fn start_server(database_url: Option<String>) -> anyhow::Result<Server> {
+    let data_dir = tempfile::tempdir()?;
+    let settings = Settings {
+        data_dir: data_dir.path().to_path_buf(),
+        database_url,
+        admin_password: Some(ADMIN_PASSWORD.to_owned()),
+        log_level: "warn".to_owned(),
+        max_connections: 32,
+        ..Settings::default()
+    };
+    let opened = huiyuan_server::open(settings).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = build_app(opened.state);
+    tokio::spawn(serve(listener, app, std::future::pending()));
+    Ok(Server {
+        address,
+        _data_dir: data_dir,
+    })
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: Value,
+) -> anyhow::Result<(u16, String)> {
+    let response = client
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+async fn writes(
+    clients: usize,
+    duration: Duration,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
+    let backend = if database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let server = start_server(database_url).await?;
+    let base = format!("http://{}", server.address);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"].as_str().context("login failed")?.to_owned();
+    // Codes unique to this run, so runs against one PostgreSQL database never collide.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
+    let (status, body) = post(
+        &client,
+        &format!("{base}/api/v1/formats"),
+        &token,
+        json!({ "code": format!("bench-{run}"), "name": "Bench" }),
+    )
+    .await?;
+    if status != 201 {
+        bail!("creating the format failed: {status} {body}");
+    }
+    let format_id = serde_json::from_str::<Value>(&body)?["id"]
+        .as_str()
+        .context("format id")?
+        .to_owned();
+
+    let server_errors = Arc::new(AtomicU64::new(0));
+    let locked = Arc::new(AtomicU64::new(0));
+    let other_failures = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for worker in 0..clients {
+        let (client, base, token, format_id) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            format_id.clone(),
+        );
+        let (server_errors, locked, other_failures) = (
+            server_errors.clone(),
+            locked.clone(),
+            other_failures.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies_us = Vec::new();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let (path, body) = if n.is_multiple_of(2) {
+                    ("channels", json!({ "code": format!("c-{run}-{worker}-{n}"), "name": "Bench channel", "kind": "pos" }))
+                } else {
+                    ("stores", json!({ "code": format!("s-{run}-{worker}-{n}"), "name": "Bench store", "format_id": format_id }))
+                };
+                let sent = Instant::now();
+                let outcome = post(&client, &format!("{base}/api/v1/{path}"), &token, body).await;
+                latencies_us.push(sent.elapsed().as_micros() as u64);
+                match outcome {
+                    Ok((201, _)) => {}
+                    Ok((status, text)) => {
+                        if status >= 500 {
+                            server_errors.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            other_failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if text.to_ascii_lowercase().contains("locked") {
+                            locked.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(_) => {
+                        other_failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies_us
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let percentile = |p: f64| -> f64 {
+        let index = ((latencies.len() as f64 * p).ceil() as usize)
+            .saturating_sub(1)
+            .min(latencies.len().saturating_sub(1));
+        latencies.get(index).copied().unwrap_or(0) as f64 / 1000.0
+    };
+    println!("backend: {backend}, clients: {clients}, duration: {elapsed:.1} s");
+    println!(
+        "requests: {}, throughput: {:.0} writes/s",
+        latencies.len(),
+        latencies.len() as f64 / elapsed
+    );
+    println!(
+        "latency ms: p50 {:.2}, p99 {:.2}, max {:.2}",
+        percentile(0.50),
+        percentile(0.99),
+        percentile(1.0)
+    );
+    println!(
+        "5xx: {}, locked: {}, other failures: {}",
+        server_errors.load(Ordering::Relaxed),
+        locked.load(Ordering::Relaxed),
+        other_failures.load(Ordering::Relaxed)
+    );
+    if server_errors.load(Ordering::Relaxed)
+        + locked.load(Ordering::Relaxed)
+        + other_failures.load(Ordering::Relaxed)
+        > 0
+    {
+        bail!("some writes failed");
+    }
+    Ok(())
+}

@@ -8,15 +8,16 @@ use crate::state::AppState;
 use crate::telemetry;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::extract::{Request, State};
 use axum::middleware;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
 use std::future::Future;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -28,7 +29,7 @@ pub fn build_app(state: AppState) -> Router {
         .fallback(|| async { ApiError::new(ErrorCode::NotFound) })
         .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, state.settings.request_timeout()))
+        .layer(middleware::from_fn_with_state(state.settings.request_timeout(), deadline))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), telemetry::observe))
         .layer(
@@ -41,7 +42,41 @@ pub fn build_app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(drop_unusable_request_id))
         .with_state(state)
+}
+
+/// Answers 503 in our problem format when a request runs past its time; dropping the handler's
+/// future rolls back any open transaction.
+async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::with_detail(ErrorCode::Unavailable, "the request took too long")
+            .into_response(),
+    }
+}
+
+/// Longest client-supplied request id kept; longer or non-printable ones are replaced.
+const REQUEST_ID_MAX_LEN: usize = 128;
+
+/// A client may send its own `x-request-id` to correlate logs, but an unusable one (too long,
+/// not printable ASCII) is dropped so the next layer generates a fresh id.
+async fn drop_unusable_request_id(mut request: Request, next: Next) -> Response {
+    let usable = request
+        .headers()
+        .get(crate::extract::REQUEST_ID_HEADER)
+        .map(|value| {
+            let bytes = value.as_bytes();
+            !bytes.is_empty()
+                && bytes.len() <= REQUEST_ID_MAX_LEN
+                && bytes.iter().all(u8::is_ascii_graphic)
+        });
+    if usable == Some(false) {
+        request
+            .headers_mut()
+            .remove(crate::extract::REQUEST_ID_HEADER);
+    }
+    next.run(request).await
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {

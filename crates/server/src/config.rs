@@ -134,6 +134,7 @@ impl Settings {
             .merge(Env::prefixed("HUIYUAN_").only(&Self::ENV_KEYS))
             .merge(Serialized::globals(flags))
             .extract()?;
+        settings.validate()?;
         Ok(settings)
     }
 
@@ -155,6 +156,35 @@ impl Settings {
         "shutdown_grace_secs",
         "argon2_memory_kib",
     ];
+
+    /// Longest staff session allowed: a year and a day.
+    pub const SESSION_TTL_MAX_MINUTES: u64 = 366 * 24 * 60;
+
+    /// Rejects values that would fail later at run time.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.session_ttl_minutes <= Self::SESSION_TTL_MAX_MINUTES,
+            "session_ttl_minutes must be at most {}",
+            Self::SESSION_TTL_MAX_MINUTES
+        );
+        anyhow::ensure!(
+            self.argon2_memory_kib >= 8,
+            "argon2_memory_kib must be at least 8"
+        );
+        anyhow::ensure!(
+            self.max_body_bytes >= 1024,
+            "max_body_bytes must be at least 1024"
+        );
+        anyhow::ensure!(
+            self.request_timeout_secs >= 1,
+            "request_timeout_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            self.login_max_failures >= 1,
+            "login_max_failures must be at least 1"
+        );
+        Ok(())
+    }
 
     pub fn database(&self) -> DatabaseSettings {
         DatabaseSettings {
@@ -180,6 +210,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail returns its own large error type
 mod tests {
     use super::*;
 
@@ -225,6 +256,16 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        let settings = Settings {
+            session_ttl_minutes: 10_000_000_000,
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_err());
+        assert!(Settings::default().validate().is_ok());
     }
 
     #[test]

@@ -7,5 +7,5 @@ mod command;
 mod json;
 
 pub use caller::Caller;
-pub use command::{Command, REQUEST_ID_HEADER, WriteMeta};
+pub use command::{Command, PublicJson, REQUEST_ID_HEADER, WriteMeta};
 pub use json::{ApiPath, ApiQuery, parse_json};

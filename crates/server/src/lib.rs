@@ -36,6 +36,7 @@ pub struct Opened {
 
 /// Connects, migrates, ensures the default tenant exists and builds the shared state.
 pub async fn open(settings: Settings) -> anyhow::Result<Opened> {
+    settings.validate()?;
     let store = Store::connect(&settings.database()).await?;
     store.migrate().await?;
     let (default_tenant, generated_admin_password) = tenancy::ensure_default_tenant(

@@ -46,24 +46,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
             .get(REQUEST_ID_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let is_json = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
         let fingerprint = format!("{} {}\n", parts.method, parts.uri.path());
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), app)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(ErrorCode::PayloadTooLarge)
-                } else {
-                    ApiError::with_detail(ErrorCode::InvalidJson, rejection.body_text())
-                }
-            })?;
-        if !bytes.is_empty() && !is_json {
-            return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
-        }
+        let bytes = json_bytes(Request::from_parts(parts, body), app).await?;
         let body = parse_json(&bytes)?;
         let request_hash = sha256_hex(&[fingerprint.as_bytes(), &bytes].concat());
         Ok(Self {
@@ -76,6 +60,41 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Command<T> {
             },
         })
     }
+}
+
+/// A JSON body without authentication (login).
+pub struct PublicJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PublicJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = json_bytes(request, state).await?;
+        Ok(Self(parse_json(&bytes)?))
+    }
+}
+
+/// The raw body of a JSON request: too large is a 413 and another media type a 415, both in our
+/// problem format.
+async fn json_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    let is_json = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+    let bytes = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(ErrorCode::PayloadTooLarge)
+            } else {
+                ApiError::with_detail(ErrorCode::InvalidJson, rejection.body_text())
+            }
+        })?;
+    if !bytes.is_empty() && !is_json {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
+    }
+    Ok(bytes)
 }
 
 fn parse_idempotency_key(raw: &str) -> Result<String, ApiError> {

@@ -98,7 +98,9 @@ mod tests {
             ErrorCode::InvalidJson
         );
         assert_eq!(
-            parse_json::<Input>(b"{} trailing").unwrap_err().code,
+            parse_json::<Input>(br#"{"name": "x", "nested": {"count": 1}} trailing"#)
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidJson
         );
     }

@@ -58,7 +58,7 @@ pub struct NewApiKey {
 /// Creates a key in an open mutation (also used by `huiyuan api-key create`).
 pub async fn create_api_key(m: &mut Mutation, input: NewApiKey) -> ApiResult<(ApiKey, String)> {
     let channel = org::get_channel(&mut m.session, m.tenant, input.channel_id).await?;
-    if !channel.is_some_and(|channel| !channel.archived) {
+    if channel.is_none_or(|channel| channel.archived) {
         return Err(FieldError::new("channel_id", "not_found", "no such active channel").into());
     }
     if let Some(store_id) = input.store_id

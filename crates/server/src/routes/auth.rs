@@ -1,12 +1,11 @@
 //! `/api/v1/auth`: staff login and logout, and who the caller is.
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{Caller, Command, parse_json};
+use crate::extract::{Caller, Command, PublicJson};
 use crate::mutation::Mutation;
 use crate::secrets::{new_token, verify_password};
 use crate::state::AppState;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -56,9 +55,8 @@ pub struct LoginResponse {
 async fn login(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    PublicJson(request): PublicJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let request: LoginRequest = parse_json(&body)?;
     let slug = request
         .tenant
         .clone()

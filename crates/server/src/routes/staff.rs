@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::accounts::StaffAccount;
-use huiyuan_domain::auth::{DataScope, Permission, Username, check_new_password};
+use huiyuan_domain::auth::{DataScope, Permission, PermissionSet, Username, check_new_password};
 use huiyuan_domain::ids::{FormatId, RoleId, StaffId, StoreId};
 use huiyuan_domain::org::Name;
 use huiyuan_domain::validation::{FieldError, FieldErrors};
@@ -56,18 +56,26 @@ pub struct SetPassword {
     pub password: String,
 }
 
-/// Checks that a role and the ids a scope names exist in the tenant.
+/// Checks that a role and the ids a scope names exist in the tenant, and that the role grants
+/// nothing beyond `granter`'s own permissions (no one hands out more than they hold).
 async fn check_references(
     m: &mut Mutation,
+    granter: &PermissionSet,
     role_id: Option<RoleId>,
     scope: Option<&DataScope>,
 ) -> ApiResult<()> {
-    if let Some(role_id) = role_id
-        && auth::get_role(&mut m.session, m.tenant, role_id)
+    if let Some(role_id) = role_id {
+        let role = auth::get_role(&mut m.session, m.tenant, role_id)
             .await?
-            .is_none()
-    {
-        return Err(FieldError::new("role_id", "not_found", "no such role").into());
+            .ok_or_else(|| FieldError::new("role_id", "not_found", "no such role"))?;
+        if !role.permissions.is_subset(granter) {
+            return Err(FieldError::new(
+                "role_id",
+                "exceeds_own",
+                "the role grants permissions the caller does not hold",
+            )
+            .into());
+        }
     }
     let missing = match scope {
         Some(DataScope::Formats { format_ids }) => {
@@ -89,6 +97,24 @@ async fn check_references(
         .into());
     }
     Ok(())
+}
+
+/// Refuses to manage an account more powerful than the caller: changing it, or its password,
+/// would hand the caller its permissions.
+async fn ensure_may_manage(
+    m: &mut Mutation,
+    manager: &PermissionSet,
+    target: &StaffAccount,
+) -> ApiResult<()> {
+    let role = auth::get_role(&mut m.session, m.tenant, target.role_id).await?;
+    if role.is_some_and(|role| role.permissions.is_subset(manager)) {
+        Ok(())
+    } else {
+        Err(ApiError::with_detail(
+            ErrorCode::PermissionDenied,
+            "the account holds permissions the caller does not hold",
+        ))
+    }
 }
 
 /// List staff accounts.
@@ -133,9 +159,10 @@ async fn create_staff(
     };
     let password_hash = hash_password(body.password, app.settings.argon2_memory_kib).await?;
     let (role_id, scope) = (body.role_id, body.scope);
+    let granter = caller.permissions.clone();
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
         Box::pin(async move {
-            check_references(m, Some(role_id), Some(&scope)).await?;
+            check_references(m, &granter, Some(role_id), Some(&scope)).await?;
             let staff = StaffAccount {
                 id: StaffId::new(),
                 username,
@@ -207,6 +234,7 @@ async fn update_staff(
             "an account cannot deactivate itself",
         ));
     }
+    let granter = caller.permissions.clone();
     let UpdateStaff {
         role_id,
         scope,
@@ -218,7 +246,8 @@ async fn update_staff(
             let before = auth::get_staff(&mut m.session, m.tenant, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("staff account"))?;
-            check_references(m, role_id, scope.as_ref()).await?;
+            ensure_may_manage(m, &granter, &before).await?;
+            check_references(m, &granter, role_id, scope.as_ref()).await?;
             let mut after = before.clone();
             after.display_name = display_name.unwrap_or(after.display_name);
             after.role_id = role_id.unwrap_or(after.role_id);
@@ -260,11 +289,16 @@ async fn set_password(
     }
     check_new_password("password", &body.password)?;
     let password_hash = hash_password(body.password, app.settings.argon2_memory_kib).await?;
+    let own = caller.staff_id() == Some(id);
+    let manager = caller.permissions.clone();
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
         Box::pin(async move {
             let staff = auth::get_staff(&mut m.session, m.tenant, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("staff account"))?;
+            if !own {
+                ensure_may_manage(m, &manager, &staff).await?;
+            }
             auth::set_password_hash(&mut m.session, m.tenant, id, &password_hash, m.now).await?;
             let ended = auth::revoke_staff_sessions(&mut m.session, m.tenant, id, m.now).await?;
             m.audit(

@@ -1,0 +1,23 @@
+//! The server's HTTP integration suite: every test drives the real router over a socket, once on
+//! SQLite and once on PostgreSQL, each on a fresh database. One test binary, so the suite links
+//! once.
+//!
+//! PostgreSQL comes from `HUIYUAN_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! each test gets its own schema. When the server is unreachable the PostgreSQL half is skipped
+//! with a note on stderr, unless `CI` is set or `HUIYUAN_REQUIRE_POSTGRES=1`.
+
+#[macro_use]
+mod support;
+
+mod auth;
+mod concurrency;
+mod databases;
+mod failures;
+mod fixtures;
+mod idempotency;
+mod journey;
+mod scopes;
+mod smoke;
+mod staff;
+mod tenancy;
+mod validation;
