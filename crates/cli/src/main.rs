@@ -2,6 +2,7 @@
 //!
 //! - `serve`: the HTTP server (zero configuration: SQLite under `./huiyuan-data`).
 //! - `migrate`: apply database migrations and exit.
+//! - `openapi`: print the API's OpenAPI document.
 //! - `tenant create`: add a tenant with its own admin (SaaS mode).
 //! - `api-key create`: issue a channel API key from the shell.
 
@@ -47,6 +48,8 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the OpenAPI 3.1 document of the HTTP API.
+    Openapi,
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(admin::TenantCommand),
@@ -65,6 +68,10 @@ fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        println!("{}", huiyuan_server::routes::openapi_document());
+        return ExitCode::SUCCESS;
+    }
     let listen = match &cli.command {
         Command::Serve { listen } => *listen,
         _ => None,
@@ -97,6 +104,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => serve::run(settings).await,
             Command::Migrate => admin::migrate(settings).await,
+            Command::Openapi => Ok(()),
             Command::Tenant(command) => admin::tenant(settings, command).await,
             Command::ApiKey(command) => admin::api_key(settings, command).await,
         }

@@ -533,4 +533,51 @@ mod tests {
             "too_long"
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Placements drawn from a small universe of two formats with two stores each, and two guides.
+        fn universe() -> (Vec<FormatId>, Vec<StoreId>, Vec<StaffId>) {
+            (
+                (0..2).map(|_| FormatId::new()).collect(),
+                (0..4).map(|_| StoreId::new()).collect(),
+                (0..2).map(|_| StaffId::new()).collect(),
+            )
+        }
+
+        proptest! {
+            /// Whatever the scope, anything it may change it may also read, and the tenant scope
+            /// may do everything.
+            #[test]
+            fn writable_implies_readable(
+                scope_kind in 0u8..4, picks in proptest::collection::vec(0usize..4, 1..4),
+                format_pick in proptest::option::of(0usize..2), store_pick in proptest::option::of(0usize..4),
+                guide_pick in proptest::option::of(0usize..2), me_pick in proptest::option::of(0usize..2),
+                member_data in any::<bool>(),
+            ) {
+                let (formats, stores, guides) = universe();
+                let scope = match scope_kind {
+                    0 => DataScope::Tenant,
+                    1 => DataScope::Formats { format_ids: picks.iter().map(|i| formats[i % 2]).collect() },
+                    2 => DataScope::Stores { store_ids: picks.iter().map(|i| stores[*i]).collect() },
+                    _ => DataScope::OwnMembers { store_ids: picks.iter().map(|i| stores[*i]).collect() },
+                };
+                let placement = Placement {
+                    format_id: format_pick.map(|i| formats[i]),
+                    store_id: store_pick.map(|i| stores[i]),
+                    guide_id: guide_pick.map(|i| guides[i]),
+                };
+                let class = if member_data { RecordClass::MemberData } else { RecordClass::Org };
+                let me = me_pick.map(|i| guides[i]);
+                let write = scope.predicate(Access::Write, class, me).matches(&placement);
+                let read = scope.predicate(Access::Read, class, me).matches(&placement);
+                prop_assert!(!write || read);
+                if scope == DataScope::Tenant {
+                    prop_assert!(write && read);
+                }
+            }
+        }
+    }
 }

@@ -123,7 +123,7 @@ pub fn parse_new_key(
 
 /// List API keys (never the keys themselves).
 #[utoipa::path(get, path = "/api-keys", tag = "access", params(PageQuery),
-    responses((status = 200, body = PageBody<ApiKey>)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = PageBody<ApiKey>)), security(("bearer" = [])))]
 async fn list_keys(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -143,7 +143,7 @@ async fn list_keys(
 /// Create a channel API key; the response carries the key once.
 #[utoipa::path(post, path = "/api-keys", tag = "access", request_body = CreateApiKey,
     params(crate::routes::IdempotencyKeyHeader),
-    responses((status = 201, body = CreatedApiKey), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 201, description = "Created", body = CreatedApiKey), (status = 422, description = "Invalid input", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn create_key(
     State(app): State<AppState>,
     command: Command<CreateApiKey>,
@@ -179,7 +179,7 @@ fn forget_key(stored: &mut serde_json::Value) {
 
 /// Get one API key's record.
 #[utoipa::path(get, path = "/api-keys/{id}", tag = "access", params(("id" = ApiKeyId, Path)),
-    responses((status = 200, body = ApiKey), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = ApiKey), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn get_key(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -197,7 +197,7 @@ async fn get_key(
 /// Revoke an API key; it stops working at once. Revoking twice is harmless.
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "access",
     params(("id" = ApiKeyId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = ApiKey), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = ApiKey), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn revoke_key(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<ApiKeyId>,

@@ -44,7 +44,7 @@ pub struct AuditQuery {
 
 /// Read the audit log, oldest first, filtered by actor, target, action and time.
 #[utoipa::path(get, path = "/audit-log", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = PageBody<AuditEntry>)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = PageBody<AuditEntry>)), security(("bearer" = [])))]
 async fn list_entries(
     State(app): State<AppState>,
     Caller(caller): Caller,

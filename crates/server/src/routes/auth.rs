@@ -50,8 +50,8 @@ pub struct LoginResponse {
 /// Log in with username and password; answers a bearer token. Repeated failures for one account
 /// are refused with 429 for a while.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::Problem),
-        (status = 429, body = crate::error::Problem)))]
+    responses((status = 200, description = "OK", body = LoginResponse), (status = 401, description = "Not authenticated", body = crate::error::Problem),
+        (status = 429, description = "Too many attempts", body = crate::error::Problem)))]
 async fn login(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -134,7 +134,7 @@ async fn login(
 
 /// End the current staff session; the token stops working at once.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth",
-    responses((status = 204), (status = 401, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 204, description = "No content"), (status = 401, description = "Not authenticated", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn logout(
     State(app): State<AppState>,
     command: Command<serde_json::Value>,
@@ -181,7 +181,7 @@ pub struct Me {
 
 /// Who the caller is: tenant, account, permissions and data scope.
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
-    responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Me), (status = 401, description = "Not authenticated", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn me(Caller(caller): Caller) -> Json<Me> {
     Json(Me {
         tenant_id: caller.tenant_id.0,

@@ -54,7 +54,7 @@ pub struct UpdateChannel {
 
 /// List the channels visible to the caller (group-wide channels are visible to all).
 #[utoipa::path(get, path = "/channels", tag = "organisation", params(PageQuery),
-    responses((status = 200, body = PageBody<Channel>)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = PageBody<Channel>)), security(("bearer" = [])))]
 async fn list_channels(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -74,8 +74,8 @@ async fn list_channels(
 /// Create a channel; group-wide channels need the tenant scope.
 #[utoipa::path(post, path = "/channels", tag = "organisation", request_body = CreateChannel,
     params(crate::routes::IdempotencyKeyHeader),
-    responses((status = 201, body = Channel), (status = 409, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 201, description = "Created", body = Channel), (status = 409, description = "Conflict", body = crate::error::Problem),
+        (status = 422, description = "Invalid input", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn create_channel(
     State(app): State<AppState>,
     command: Command<CreateChannel>,
@@ -141,7 +141,7 @@ async fn create_channel(
 
 /// Get one channel.
 #[utoipa::path(get, path = "/channels/{id}", tag = "organisation", params(("id" = ChannelId, Path)),
-    responses((status = 200, body = Channel), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Channel), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn get_channel(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -156,7 +156,7 @@ async fn get_channel(
 /// Rename a channel, change its app id, or (un)archive it. Archiving disables its API keys.
 #[utoipa::path(patch, path = "/channels/{id}", tag = "organisation", request_body = UpdateChannel,
     params(("id" = ChannelId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = Channel), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Channel), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn update_channel(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<ChannelId>,
@@ -191,7 +191,7 @@ async fn update_channel(
 /// Archive a channel; its API keys stop working.
 #[utoipa::path(delete, path = "/channels/{id}", tag = "organisation",
     params(("id" = ChannelId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = Channel), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Channel), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn archive_channel(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<ChannelId>,

@@ -42,7 +42,7 @@ pub struct UpdateFormat {
 
 /// List the formats visible to the caller.
 #[utoipa::path(get, path = "/formats", tag = "organisation", params(PageQuery),
-    responses((status = 200, body = PageBody<Format>)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = PageBody<Format>)), security(("bearer" = [])))]
 async fn list_formats(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -62,8 +62,8 @@ async fn list_formats(
 /// Create a format (tenant-wide administrators only).
 #[utoipa::path(post, path = "/formats", tag = "organisation", request_body = CreateFormat,
     params(crate::routes::IdempotencyKeyHeader),
-    responses((status = 201, body = Format), (status = 409, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 201, description = "Created", body = Format), (status = 409, description = "Conflict", body = crate::error::Problem),
+        (status = 422, description = "Invalid input", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn create_format(
     State(app): State<AppState>,
     command: Command<CreateFormat>,
@@ -107,7 +107,7 @@ async fn create_format(
 
 /// Get one format.
 #[utoipa::path(get, path = "/formats/{id}", tag = "organisation", params(("id" = FormatId, Path)),
-    responses((status = 200, body = Format), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Format), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn get_format(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -129,7 +129,7 @@ async fn get_format(
 /// Rename or (un)archive a format.
 #[utoipa::path(patch, path = "/formats/{id}", tag = "organisation", request_body = UpdateFormat,
     params(("id" = FormatId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = Format), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Format), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn update_format(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<FormatId>,
@@ -148,7 +148,7 @@ async fn update_format(
 /// Archive a format: it keeps its history but takes no new stores.
 #[utoipa::path(delete, path = "/formats/{id}", tag = "organisation",
     params(("id" = FormatId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = Format), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Format), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn archive_format(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<FormatId>,

@@ -82,3 +82,11 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         openapi,
     )
 }
+
+/// The OpenAPI document as pretty JSON (`huiyuan openapi`).
+pub fn openapi_document() -> String {
+    build()
+        .1
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".to_owned())
+}

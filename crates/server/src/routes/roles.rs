@@ -58,7 +58,7 @@ fn parse_grant(caller: &Principal, names: &[String]) -> Result<PermissionSet, Fi
 
 /// List roles.
 #[utoipa::path(get, path = "/roles", tag = "access", params(PageQuery),
-    responses((status = 200, body = PageBody<Role>)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = PageBody<Role>)), security(("bearer" = [])))]
 async fn list_roles(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -78,8 +78,8 @@ async fn list_roles(
 /// Create a role.
 #[utoipa::path(post, path = "/roles", tag = "access", request_body = CreateRole,
     params(crate::routes::IdempotencyKeyHeader),
-    responses((status = 201, body = Role), (status = 409, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 201, description = "Created", body = Role), (status = 409, description = "Conflict", body = crate::error::Problem),
+        (status = 422, description = "Invalid input", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn create_role(
     State(app): State<AppState>,
     command: Command<CreateRole>,
@@ -129,7 +129,7 @@ async fn create_role(
 
 /// Get one role.
 #[utoipa::path(get, path = "/roles/{id}", tag = "access", params(("id" = RoleId, Path)),
-    responses((status = 200, body = Role), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Role), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn get_role(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -147,8 +147,8 @@ async fn get_role(
 /// Rename a role or change its permissions; built-in roles cannot change.
 #[utoipa::path(patch, path = "/roles/{id}", tag = "access", request_body = UpdateRole,
     params(("id" = RoleId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = Role), (status = 404, body = crate::error::Problem),
-        (status = 409, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Role), (status = 404, description = "Not found", body = crate::error::Problem),
+        (status = 409, description = "Conflict", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn update_role(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<RoleId>,

@@ -119,7 +119,7 @@ async fn ensure_may_manage(
 
 /// List staff accounts.
 #[utoipa::path(get, path = "/staff", tag = "access", params(PageQuery),
-    responses((status = 200, body = PageBody<StaffAccount>)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = PageBody<StaffAccount>)), security(("bearer" = [])))]
 async fn list_staff(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -139,8 +139,8 @@ async fn list_staff(
 /// Create a staff account.
 #[utoipa::path(post, path = "/staff", tag = "access", request_body = CreateStaff,
     params(crate::routes::IdempotencyKeyHeader),
-    responses((status = 201, body = StaffAccount), (status = 409, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 201, description = "Created", body = StaffAccount), (status = 409, description = "Conflict", body = crate::error::Problem),
+        (status = 422, description = "Invalid input", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn create_staff(
     State(app): State<AppState>,
     command: Command<CreateStaff>,
@@ -192,7 +192,7 @@ async fn create_staff(
 
 /// Get one staff account.
 #[utoipa::path(get, path = "/staff/{id}", tag = "access", params(("id" = StaffId, Path)),
-    responses((status = 200, body = StaffAccount), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = StaffAccount), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn get_staff(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -210,7 +210,7 @@ async fn get_staff(
 /// Change a staff account's name, role, scope or active flag. Deactivating ends its sessions.
 #[utoipa::path(patch, path = "/staff/{id}", tag = "access", request_body = UpdateStaff,
     params(("id" = StaffId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = StaffAccount), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = StaffAccount), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn update_staff(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<StaffId>,
@@ -274,8 +274,8 @@ async fn update_staff(
 /// Set a staff account's password; every session of the account ends.
 #[utoipa::path(post, path = "/staff/{id}/password", tag = "access", request_body = SetPassword,
     params(("id" = StaffId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = StaffAccount), (status = 404, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = StaffAccount), (status = 404, description = "Not found", body = crate::error::Problem),
+        (status = 422, description = "Invalid input", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn set_password(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<StaffId>,

@@ -60,7 +60,7 @@ pub struct StoreQuery {
 
 /// List the stores visible to the caller.
 #[utoipa::path(get, path = "/stores", tag = "organisation", params(StoreQuery),
-    responses((status = 200, body = PageBody<Store>)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = PageBody<Store>)), security(("bearer" = [])))]
 async fn list_stores(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -90,8 +90,8 @@ async fn list_stores(
 /// Create a store or merchant in a format the caller administers.
 #[utoipa::path(post, path = "/stores", tag = "organisation", request_body = CreateStore,
     params(crate::routes::IdempotencyKeyHeader),
-    responses((status = 201, body = Store), (status = 409, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 201, description = "Created", body = Store), (status = 409, description = "Conflict", body = crate::error::Problem),
+        (status = 422, description = "Invalid input", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn create_store(
     State(app): State<AppState>,
     command: Command<CreateStore>,
@@ -160,7 +160,7 @@ async fn create_store(
 
 /// Get one store.
 #[utoipa::path(get, path = "/stores/{id}", tag = "organisation", params(("id" = StoreId, Path)),
-    responses((status = 200, body = Store), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Store), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn get_store(
     State(app): State<AppState>,
     Caller(caller): Caller,
@@ -175,7 +175,7 @@ async fn get_store(
 /// Rename, re-address or (un)archive a store.
 #[utoipa::path(patch, path = "/stores/{id}", tag = "organisation", request_body = UpdateStore,
     params(("id" = StoreId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = Store), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Store), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn update_store(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<StoreId>,
@@ -210,7 +210,7 @@ async fn update_store(
 /// Archive a store: it keeps its history but takes no new business.
 #[utoipa::path(delete, path = "/stores/{id}", tag = "organisation",
     params(("id" = StoreId, Path), crate::routes::IdempotencyKeyHeader),
-    responses((status = 200, body = Store), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 200, description = "OK", body = Store), (status = 404, description = "Not found", body = crate::error::Problem)), security(("bearer" = [])))]
 async fn archive_store(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<StoreId>,

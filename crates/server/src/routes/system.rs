@@ -36,7 +36,7 @@ async fn healthz() -> Json<serde_json::Value> {
 
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "ready"), (status = 503, body = crate::error::Problem)))]
+    responses((status = 200, description = "ready"), (status = 503, description = "Unavailable", body = crate::error::Problem)))]
 async fn readyz(State(app): State<AppState>) -> Response {
     match app.store.ping().await {
         Ok(()) => {
@@ -51,7 +51,7 @@ async fn readyz(State(app): State<AppState>) -> Response {
 }
 
 /// Prometheus metrics: request counts and latency histograms by route and status.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "OK", content_type = "text/plain", body = String)))]
 async fn metrics(State(app): State<AppState>) -> Response {
     match app.metrics.render() {
         Ok(text) => (
@@ -67,7 +67,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
 }
 
 /// This OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "operations", responses((status = 200, content_type = "application/json", body = Object)))]
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations", responses((status = 200, description = "OK", content_type = "application/json", body = Object)))]
 async fn openapi(Extension(OpenApiJson(document)): Extension<OpenApiJson>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
@@ -77,7 +77,7 @@ async fn openapi(Extension(OpenApiJson(document)): Extension<OpenApiJson>) -> Re
 }
 
 /// The API reference page.
-#[utoipa::path(get, path = "/docs", tag = "operations", responses((status = 200, content_type = "text/html", body = String)))]
+#[utoipa::path(get, path = "/docs", tag = "operations", responses((status = 200, description = "OK", content_type = "text/html", body = String)))]
 async fn docs() -> Html<&'static str> {
     Html(
         r#"<!DOCTYPE html>
@@ -97,7 +97,7 @@ async fn docs() -> Html<&'static str> {
 }
 
 /// The reference page's viewer script (Redoc, embedded).
-#[utoipa::path(get, path = "/docs/redoc.standalone.js", tag = "operations", responses((status = 200, content_type = "application/javascript", body = String)))]
+#[utoipa::path(get, path = "/docs/redoc.standalone.js", tag = "operations", responses((status = 200, description = "OK", content_type = "application/javascript", body = String)))]
 async fn redoc_js() -> Response {
     (
         StatusCode::OK,

@@ -16,6 +16,7 @@ mod failures;
 mod fixtures;
 mod idempotency;
 mod journey;
+mod observability;
 mod scopes;
 mod smoke;
 mod staff;
