@@ -7,6 +7,8 @@
 //! - `api-key create`: issue a channel API key from the shell.
 
 mod admin;
+mod import;
+mod keys;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +58,11 @@ enum Command {
     /// Manage channel API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(admin::ApiKeyCommand),
+    /// Import legacy data.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Seal personal data with a new key and re-encrypt what the old keys sealed.
+    RotateKeys(keys::RotateKeysArgs),
 }
 
 fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
@@ -107,6 +114,8 @@ fn main() -> ExitCode {
             Command::Openapi => Ok(()),
             Command::Tenant(command) => admin::tenant(settings, command).await,
             Command::ApiKey(command) => admin::api_key(settings, command).await,
+            Command::Import(command) => import::run(settings, command).await,
+            Command::RotateKeys(args) => keys::run(settings, args).await,
         }
     });
     match result {

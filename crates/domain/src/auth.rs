@@ -300,7 +300,12 @@ pub struct Principal {
     pub tenant_id: TenantId,
     pub actor: Actor,
     pub permissions: PermissionSet,
+    /// Scope over organisation records (stores, channels …).
     pub scope: DataScope,
+    /// Scope over member data. The same as `scope` for staff; for a channel API key it is the
+    /// whole tenant — one member identity across every store — except a mall merchant's key,
+    /// which sees only the merchant's own members.
+    pub member_scope: DataScope,
 }
 
 /// Why access was refused.
@@ -338,7 +343,11 @@ impl Principal {
     }
 
     pub fn predicate(&self, access: Access, class: RecordClass) -> ScopePredicate {
-        self.scope.predicate(access, class, self.staff_id())
+        let scope = match class {
+            RecordClass::Org => &self.scope,
+            RecordClass::MemberData => &self.member_scope,
+        };
+        scope.predicate(access, class, self.staff_id())
     }
 
     pub fn permits(&self, access: Access, class: RecordClass, placement: &Placement) -> bool {

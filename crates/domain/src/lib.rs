@@ -1,5 +1,6 @@
 //! Huiyuan's domain: the types and rules of the membership platform, free of HTTP and SQL.
 //!
+//! - [`identity`]: member identifiers (phones, emails, WeChat ids …), member numbers, profiles.
 //! - [`ids`]: typed, time-ordered identifiers (UUIDv7) for every entity.
 //! - [`validation`]: field errors collected while parsing wire input into domain values.
 //! - [`org`]: the organisation — tenants, business formats (业态), stores and merchants, channels.
@@ -13,6 +14,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod identity;
 pub mod ids;
 pub mod org;
 pub mod paging;

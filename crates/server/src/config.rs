@@ -51,6 +51,15 @@ pub struct Settings {
     pub shutdown_grace_secs: u64,
     /// argon2 memory cost in KiB (tests lower it; production keeps the default).
     pub argon2_memory_kib: u32,
+    /// The keyring sealing personal data; default `<data_dir>/keyring.json`, created when missing.
+    pub keyring_file: Option<PathBuf>,
+    /// How long a member code (一客一码) stays valid.
+    pub member_code_ttl_secs: u32,
+    /// Identifiers shared by many people (a store's counter phone, placeholder numbers), as
+    /// `kind:value`; they are stored but never used to match members.
+    pub identity_blocked: Vec<String>,
+    /// Most identifiers of one kind a member may carry, by kind (overrides the defaults).
+    pub identity_limits: std::collections::BTreeMap<String, usize>,
 }
 
 impl Default for Settings {
@@ -71,6 +80,18 @@ impl Default for Settings {
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
             argon2_memory_kib: 19 * 1024,
+            keyring_file: None,
+            member_code_ttl_secs: 60,
+            identity_blocked: [
+                "phone:13800000000",
+                "phone:13900000000",
+                "phone:13000000000",
+                "phone:18888888888",
+                "phone:13888888888",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            identity_limits: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -139,7 +160,7 @@ impl Settings {
     }
 
     /// The settings an operator may set through `HUIYUAN_<NAME>`.
-    const ENV_KEYS: [&'static str; 15] = [
+    const ENV_KEYS: [&'static str; 17] = [
         "listen",
         "data_dir",
         "database_url",
@@ -155,6 +176,8 @@ impl Settings {
         "request_timeout_secs",
         "shutdown_grace_secs",
         "argon2_memory_kib",
+        "keyring_file",
+        "member_code_ttl_secs",
     ];
 
     /// Longest staff session allowed: a year and a day.
@@ -196,6 +219,12 @@ impl Settings {
             max_connections: self.max_connections,
             ..DatabaseSettings::default()
         }
+    }
+
+    pub fn keyring_path(&self) -> PathBuf {
+        self.keyring_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keyring.json"))
     }
 
     pub fn session_ttl(&self) -> time::Duration {

@@ -7,6 +7,8 @@
 //! - [`mutation`]: the single write path — transaction, idempotency key, audit entry.
 //! - [`error`]: the catalogue of stable error codes, rendered as problem+json.
 //! - [`tenancy`]: creating tenants and the first-start default tenant.
+//! - [`identity`]: member registration, views with masking, the profile-section registry.
+//! - [`vault`]: the keyring — PII encryption at rest, blind indexes, member-code signing.
 //! - [`secrets`], [`limiter`], [`telemetry`], [`workers`]: passwords and tokens, login limiting,
 //!   logs and metrics, background jobs.
 
@@ -14,6 +16,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod identity;
 pub mod limiter;
 pub mod mutation;
 pub mod routes;
@@ -21,6 +24,7 @@ pub mod secrets;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;
+pub mod vault;
 pub mod workers;
 
 use config::Settings;
@@ -50,7 +54,13 @@ pub async fn open(settings: Settings) -> anyhow::Result<Opened> {
     let dummy = secrets::dummy_hash(settings.argon2_memory_kib)
         .await
         .map_err(|error| anyhow::anyhow!("hashing failed: {error:?}"))?;
-    let state = AppState::new(store, settings, dummy);
+    let keyring = vault::Keyring::load_or_create(&settings.keyring_path())?;
+    let vault = vault::Vault::new(&keyring)?;
+    let identity = identity::policy::IdentityPolicy::new(
+        &settings.identity_blocked,
+        &settings.identity_limits,
+    )?;
+    let state = AppState::new(store, settings, dummy, vault, identity);
     Ok(Opened {
         state,
         default_tenant,

@@ -87,7 +87,7 @@ impl AppState {
         work: F,
     ) -> ApiResult<Response>
     where
-        T: Serialize,
+        T: Serialize + Send + 'static,
         F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, T>,
     {
         self.mutate_redacted(caller, meta, status, |_| {}, work)
@@ -105,8 +105,28 @@ impl AppState {
         work: F,
     ) -> ApiResult<Response>
     where
-        T: Serialize,
+        T: Serialize + Send + 'static,
         F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, T>,
+    {
+        self.mutate_answering(caller, meta, redact, move |m| {
+            let done = work(m);
+            Box::pin(async move { done.await.map(|value| (status, value)) })
+        })
+        .await
+    }
+
+    /// As [`AppState::mutate`], for changes whose status depends on what they found (registration
+    /// answers 201 for a new member, 200 for an existing one).
+    pub async fn mutate_answering<T, F>(
+        &self,
+        caller: &Principal,
+        meta: &WriteMeta,
+        redact: fn(&mut serde_json::Value),
+        work: F,
+    ) -> ApiResult<Response>
+    where
+        T: Serialize,
+        F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, (StatusCode, T)>,
     {
         let mut mutation = Mutation::begin(
             &self.store,
@@ -140,7 +160,7 @@ impl AppState {
                 }
             }
         }
-        let result = work(&mut mutation).await?;
+        let (status, result) = work(&mut mutation).await?;
         let body = serde_json::to_value(result).map_err(ApiError::internal)?;
         if let Some((key, actor)) = key {
             let mut kept = body.clone();

@@ -1,8 +1,10 @@
 //! What every handler shares: the store, settings, metrics and the login limiter.
 
 use crate::config::Settings;
+use crate::identity::policy::IdentityPolicy;
 use crate::limiter::LoginLimiter;
 use crate::telemetry::Metrics;
+use crate::vault::Vault;
 use huiyuan_domain::ids::ApiKeyId;
 use huiyuan_store::Store;
 use std::collections::HashMap;
@@ -21,11 +23,21 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Compared against when a username is unknown, so failures take the same time.
     pub dummy_password_hash: Arc<String>,
+    /// Keys sealing personal data and signing member codes.
+    pub vault: Arc<Vault>,
+    /// Which identifiers match people, and how many a member may hold.
+    pub identity: Arc<IdentityPolicy>,
     key_touches: Arc<Mutex<HashMap<ApiKeyId, Instant>>>,
 }
 
 impl AppState {
-    pub fn new(store: Store, settings: Settings, dummy_password_hash: String) -> Self {
+    pub fn new(
+        store: Store,
+        settings: Settings,
+        dummy_password_hash: String,
+        vault: Vault,
+        identity: IdentityPolicy,
+    ) -> Self {
         let login_limiter = LoginLimiter::new(
             settings.login_max_failures,
             Duration::from_secs(settings.login_window_secs),
@@ -36,6 +48,8 @@ impl AppState {
             metrics: Metrics::new(),
             login_limiter: Arc::new(login_limiter),
             dummy_password_hash: Arc::new(dummy_password_hash),
+            vault: Arc::new(vault),
+            identity: Arc::new(identity),
             key_touches: Arc::new(Mutex::new(HashMap::new())),
         }
     }

@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use huiyuan_domain::accounts::{ApiKey, TokenKind, parse_token};
 use huiyuan_domain::auth::{Actor, DataScope, Principal};
 use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::org::StoreKind;
 use huiyuan_store::{auth, org, utc_now};
 
 /// The authenticated caller, from `Authorization: Bearer <token>` (a staff session or a channel
@@ -58,6 +59,7 @@ async fn staff_principal(
             session_id: grant.session_id,
         },
         permissions: grant.permissions,
+        member_scope: grant.scope.clone(),
         scope: grant.scope,
     })
 }
@@ -74,6 +76,15 @@ async fn key_principal(
     let channel = org::get_channel(&mut session, tenant, key.channel_id)
         .await?
         .ok_or_else(unauthenticated)?;
+    // A merchant's till sees the merchant's own members; every other channel identifies members
+    // group-wide, since one member shops in every store.
+    let merchant_store = match key.store_id {
+        Some(store_id) => org::get_store(&mut session, tenant, store_id)
+            .await?
+            .filter(|store| store.kind == StoreKind::Merchant)
+            .map(|store| store.id),
+        None => None,
+    };
     drop(session);
     if app.key_touch_due(key.id) {
         record_key_use(app.clone(), tenant, &key);
@@ -96,6 +107,12 @@ async fn key_principal(
         },
         permissions: key.permissions,
         scope,
+        member_scope: match merchant_store {
+            Some(store) => DataScope::Stores {
+                store_ids: [store].into(),
+            },
+            None => DataScope::Tenant,
+        },
     })
 }
 

@@ -7,6 +7,12 @@ mod auth;
 mod channels;
 pub mod common;
 mod formats;
+mod member_codes;
+mod member_identifiers;
+mod member_import;
+mod member_merges;
+mod member_privacy;
+mod members;
 mod roles;
 mod staff;
 mod stores;
@@ -32,6 +38,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "organisation", description = "Business formats, stores and merchants, channels"),
         (name = "access", description = "Roles, staff accounts, channel API keys"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "members", description = "Member identity: registration, profile, identifiers, codes, merge, privacy"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]
@@ -70,7 +77,13 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(roles::router())
         .merge(staff::router())
         .merge(api_keys::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(members::router())
+        .merge(member_identifiers::router())
+        .merge(member_codes::router())
+        .merge(member_merges::router())
+        .merge(member_privacy::router())
+        .merge(member_import::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(system::router())

@@ -1,0 +1,1 @@
+//! Merging two members and undoing a merge.

@@ -1,0 +1,21 @@
+//! The member profile's plug-in sections: each capability that keeps member-owned data (points,
+//! tier, coupons, orders, tags, merges …) adds one entry here, and `GET /members/{id}` shows its
+//! summary under `summaries.<name>` without the identity code knowing about it.
+
+use huiyuan_domain::ids::TenantId;
+use huiyuan_store::{Session, StoreResult};
+use std::future::Future;
+use std::pin::Pin;
+use uuid::Uuid;
+
+pub type SectionFuture<'a> =
+    Pin<Box<dyn Future<Output = StoreResult<Option<serde_json::Value>>> + Send + 'a>>;
+
+/// One summary shown on the member profile.
+pub struct ProfileSection {
+    pub name: &'static str,
+    pub load: for<'a> fn(&'a mut Session, TenantId, Uuid) -> SectionFuture<'a>,
+}
+
+/// Every registered section, in display order.
+pub const SECTIONS: &[ProfileSection] = &[];

@@ -1,0 +1,1 @@
+//! Re-sealing personal data after a key rotation.

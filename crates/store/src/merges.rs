@@ -1,0 +1,1 @@
+//! The merge log and moving member-owned rows between members.
