@@ -1,9 +1,14 @@
 //! `huiyuan-bench`: drives a real Huiyuan server over HTTP on loopback and prints what it measured.
 //!
+//! `import`: a synthetic legacy member file through `huiyuan import members`' code path, twice;
+//! prints rows per second and checks that the second run changed nothing (see [`import`]).
+//!
 //! `writes`: N concurrent clients create channels and stores through the API for a fixed time;
 //! prints requests per second, latency percentiles, and counts every 5xx and every "database is
 //! locked" answer (both must be zero). The server runs in this process on a fresh database
 //! (SQLite in a temporary directory unless `--database-url` names PostgreSQL).
+
+mod import;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -35,6 +40,19 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Bulk import of a synthetic legacy member file, then the same file again.
+    Import {
+        /// Rows in the generated file.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = huiyuan_server::identity::import::DEFAULT_BATCH_ROWS)]
+        batch_size: usize,
+        /// `postgres://…` to run against PostgreSQL (the run adds a tenant with its members); a
+        /// fresh SQLite database otherwise.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 const ADMIN_PASSWORD: &str = "bench-admin-password";
@@ -47,6 +65,11 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             database_url,
         } => writes(clients, Duration::from_secs(seconds), database_url).await,
+        Command::Import {
+            rows,
+            batch_size,
+            database_url,
+        } => import::run(rows, batch_size, database_url).await,
     }
 }
 

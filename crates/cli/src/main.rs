@@ -5,11 +5,13 @@
 //! - `openapi`: print the API's OpenAPI document.
 //! - `tenant create`: add a tenant with its own admin (SaaS mode).
 //! - `api-key create`: issue a channel API key from the shell.
+//! - `verify`: prove the points ledger balances.
 
 mod admin;
 mod import;
 mod keys;
 mod serve;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use huiyuan_server::config::{FlagOverrides, LogFormat, Settings};
@@ -61,6 +63,8 @@ enum Command {
     /// Import legacy data.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Prove every points balance equals the sum of its entries; non-zero exit on any mismatch.
+    Verify,
     /// Seal personal data with a new key and re-encrypt what the old keys sealed.
     RotateKeys(keys::RotateKeysArgs),
 }
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
             Command::Tenant(command) => admin::tenant(settings, command).await,
             Command::ApiKey(command) => admin::api_key(settings, command).await,
             Command::Import(command) => import::run(settings, command).await,
+            Command::Verify => verify::run(settings).await,
             Command::RotateKeys(args) => keys::run(settings, args).await,
         }
     });

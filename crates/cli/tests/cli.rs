@@ -164,6 +164,12 @@ async fn serve_with_zero_configuration_then_administer_from_the_shell() {
     assert!(status.success(), "SIGTERM ends serve cleanly: {status:?}");
 
     // Administration commands work on the same database while the server is down.
+    let verified = run(&["verify"], data.path());
+    assert!(
+        String::from_utf8_lossy(&verified.stdout).contains(": 0 discrepancy(ies)"),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
     let migrated = run(&["migrate"], data.path());
     assert!(String::from_utf8_lossy(&migrated.stdout).contains("migrations applied (sqlite)"));
     let tenant = run(

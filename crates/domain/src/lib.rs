@@ -7,15 +7,23 @@
 //! - [`accounts`]: roles, staff accounts, API keys and the bearer token format.
 //! - [`audit`]: the append-only audit trail entry.
 //! - [`auth`]: permissions, roles, data scopes and the single access decision every handler uses.
+//! - [`earning`]: earning rules — conditions, rates, multipliers, bonuses, caps, stacking — and the
+//!   accrual (with per-rule, per-line attribution) and explanation of an order.
+//! - [`ledger`]: points expiry policies and first-to-expire-first spending over lots.
 //! - [`paging`]: cursor pagination limits and opaque cursors.
+//! - [`tiers`]: tier ladders, upgrade at once, downgrade only at evaluation unless retained (保级),
+//!   overrides with expiry, benefits per format.
 //!
 //! Wire input becomes these types at the edge; past the edge an invalid value cannot exist.
 
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod earning;
 pub mod identity;
 pub mod ids;
+pub mod ledger;
 pub mod org;
 pub mod paging;
+pub mod tiers;
 pub mod validation;

@@ -130,7 +130,10 @@ impl TimeZoneName {
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+        )]
         pub enum $name { $($(#[$vdoc])* #[serde(rename = $text)] $variant),+ }
 
         impl $name {
@@ -140,10 +143,10 @@ macro_rules! wire_enum {
                 match self { $($name::$variant => $text),+ }
             }
 
-            pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+            pub fn parse(field: &str, raw: &str) -> Result<Self, $crate::validation::FieldError> {
                 match raw {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(FieldError::new(
+                    _ => Err($crate::validation::FieldError::new(
                         field,
                         "unknown_value",
                         format!("must be one of: {}", [$($text),+].join(", ")),

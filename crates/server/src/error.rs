@@ -220,6 +220,13 @@ impl From<StoreError> for ApiError {
                 cause: Some(error.to_string()),
                 ..Self::new(ErrorCode::Conflict)
             },
+            StoreError::Retry => Self {
+                cause: Some(error.to_string()),
+                ..Self::with_detail(
+                    ErrorCode::Conflict,
+                    "a concurrent change got in the way; retry",
+                )
+            },
             StoreError::MissingReference => Self::with_detail(
                 ErrorCode::ValidationFailed,
                 "a referenced record does not exist",

@@ -17,13 +17,18 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod identity;
+pub mod ledger;
+pub mod ledger_merge;
 pub mod limiter;
 pub mod mutation;
+pub mod orders;
+pub mod rewards;
 pub mod routes;
 pub mod secrets;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;
+pub mod tiers;
 pub mod vault;
 pub mod workers;
 

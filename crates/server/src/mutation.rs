@@ -151,7 +151,7 @@ impl AppState {
             .await?
             {
                 Claim::New => {}
-                Claim::Replay(stored) => return Ok(replay(stored)),
+                Claim::Replay(stored) => return replay(&self.vault, stored),
                 Claim::Mismatch => {
                     return Err(ApiError::with_detail(
                         ErrorCode::IdempotencyKeyReused,
@@ -165,9 +165,11 @@ impl AppState {
         if let Some((key, actor)) = key {
             let mut kept = body.clone();
             redact(&mut kept);
+            // Responses may carry personal data (a member view for a caller with `pii:read`):
+            // kept sealed like any other personal data at rest.
             let stored = StoredResponse {
                 status_code: status.as_u16(),
-                body: kept,
+                body: serde_json::json!({ "sealed": self.vault.seal(&kept.to_string()) }),
             };
             idempotency::complete(&mut mutation.session, caller.tenant_id, actor, key, &stored)
                 .await?;
@@ -177,11 +179,18 @@ impl AppState {
     }
 }
 
-fn replay(stored: StoredResponse) -> Response {
+fn replay(vault: &crate::vault::Vault, stored: StoredResponse) -> ApiResult<Response> {
     let status = StatusCode::from_u16(stored.status_code).unwrap_or(StatusCode::OK);
-    let mut response = (status, Json(stored.body)).into_response();
+    let body = match stored.body.get("sealed").and_then(|sealed| sealed.as_str()) {
+        Some(sealed) => {
+            let text = vault.open(sealed).map_err(ApiError::internal)?;
+            serde_json::from_str(&text).map_err(ApiError::internal)?
+        }
+        None => stored.body,
+    };
+    let mut response = (status, Json(body)).into_response();
     response
         .headers_mut()
         .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    response
+    Ok(response)
 }

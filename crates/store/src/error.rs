@@ -11,6 +11,10 @@ pub enum StoreError {
     /// A referenced row does not exist (foreign key).
     #[error("referenced record does not exist")]
     MissingReference,
+    /// The database gave up on this transaction to resolve a conflict with another (a deadlock
+    /// or a serialisation failure): nothing was written, and a retry will succeed.
+    #[error("concurrent transactions conflicted; retry")]
+    Retry,
     /// Stored data no longer parses (a bug or a manual edit).
     #[error("corrupt stored value in {0}")]
     Corrupt(&'static str),
@@ -33,6 +37,10 @@ impl From<sqlx::Error> for StoreError {
                 }
                 sqlx::error::ErrorKind::ForeignKeyViolation => return StoreError::MissingReference,
                 _ => {}
+            }
+            // PostgreSQL: deadlock_detected, serialization_failure.
+            if matches!(db.code().as_deref(), Some("40P01" | "40001")) {
+                return StoreError::Retry;
             }
         }
         StoreError::Database(error)

@@ -12,14 +12,19 @@
 pub mod audit;
 pub mod auth;
 pub mod backend;
+pub mod earning_rules;
 mod error;
+pub mod events;
 pub mod idempotency;
 pub mod keys;
+pub mod ledger;
 pub mod members;
 pub mod merges;
+pub mod orders;
 pub mod org;
 pub mod scope_sql;
 pub mod tenants;
+pub mod tiers;
 pub mod timestamp;
 
 pub use backend::{DatabaseSettings, Session, Store};

@@ -14,12 +14,22 @@ mod harness;
 mod api_keys;
 #[path = "conformance/audit.rs"]
 mod audit;
+#[path = "conformance/events.rs"]
+mod events;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 #[path = "conformance/idempotency.rs"]
 mod idempotency;
+#[path = "conformance/import.rs"]
+mod import;
 #[path = "conformance/isolation.rs"]
 mod isolation;
+#[path = "conformance/keys.rs"]
+mod keys;
+#[path = "conformance/merges.rs"]
+mod merges;
+#[path = "conformance/orders.rs"]
+mod orders;
 #[path = "conformance/org.rs"]
 mod org;
 #[path = "conformance/schema.rs"]
@@ -32,5 +42,7 @@ mod sessions;
 mod staff;
 #[path = "conformance/tenants.rs"]
 mod tenants;
+#[path = "conformance/tiers.rs"]
+mod tiers;
 #[path = "conformance/times.rs"]
 mod times;

@@ -5,7 +5,7 @@
 use crate::identity::phone::{Phone, mask_phone};
 use crate::org::wire_enum;
 use crate::validation::FieldError;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 wire_enum!(

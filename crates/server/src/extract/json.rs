@@ -18,8 +18,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = error.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::from(FieldError::new(field, "invalid_value", inner.to_string()))
+                let message = inner.to_string();
+                // A missing field is reported at its parent; name the field itself.
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next());
+                let field = match (path.as_str(), missing) {
+                    (".", Some(name)) => name.to_owned(),
+                    (_, Some(name)) => format!("{path}.{name}"),
+                    (".", None) => "body".to_owned(),
+                    (_, None) => path,
+                };
+                let code = if missing.is_some() {
+                    "required"
+                } else {
+                    "invalid_value"
+                };
+                ApiError::from(FieldError::new(field, code, message))
             }
             _ => ApiError::with_detail(ErrorCode::InvalidJson, inner.to_string()),
         }
@@ -88,6 +103,17 @@ mod tests {
         let error =
             parse_json::<Input>(br#"{"name": "x", "nested": {"count": "many"}}"#).unwrap_err();
         assert_eq!(error.code, ErrorCode::ValidationFailed);
+        assert_eq!(error.errors[0].field, "nested.count");
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        let error = parse_json::<Input>(br#"{"nested": {"count": 1}}"#).unwrap_err();
+        assert_eq!(
+            (error.errors[0].field.as_str(), error.errors[0].code),
+            ("name", "required")
+        );
+        let error = parse_json::<Input>(br#"{"name": "x", "nested": {}}"#).unwrap_err();
         assert_eq!(error.errors[0].field, "nested.count");
     }
 

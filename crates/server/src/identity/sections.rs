@@ -18,4 +18,17 @@ pub struct ProfileSection {
 }
 
 /// Every registered section, in display order.
-pub const SECTIONS: &[ProfileSection] = &[];
+pub const SECTIONS: &[ProfileSection] = &[
+    ProfileSection {
+        name: "merges",
+        load: crate::identity::merge::merges_section,
+    },
+    ProfileSection {
+        name: "tier",
+        load: crate::tiers::tier_section,
+    },
+    ProfileSection {
+        name: "points",
+        load: crate::ledger::points_section,
+    },
+];

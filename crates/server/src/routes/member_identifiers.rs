@@ -51,6 +51,14 @@ async fn bind_identifier(
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
         Box::pin(async move {
             let (member, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
+            if member.status != "active" {
+                return Err(FieldError::new(
+                    "id",
+                    "not_active",
+                    "only active members take identifiers and consents",
+                )
+                .into());
+            }
             let kind = identifier.kind.as_str();
             let index = vault.blind_index(kind, &identifier.key);
             let matchable = policy.matches_people(&identifier);
@@ -213,6 +221,14 @@ async fn record_consent(
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
         Box::pin(async move {
             let (member, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
+            if member.status != "active" {
+                return Err(FieldError::new(
+                    "id",
+                    "not_active",
+                    "only active members take identifiers and consents",
+                )
+                .into());
+            }
             let consent = StoredConsent {
                 id: Uuid::now_v7(),
                 member_id: member.id,

@@ -123,10 +123,34 @@ pub async fn visible_member(
         |(row, _)| placement(row),
         "member",
     )?;
-    if access == Access::Write {
-        writable(caller, RecordClass::MemberData, &placement(&row))?;
+    if access != Access::Write {
+        return Ok((row, resolved_from));
     }
+    writable(caller, RecordClass::MemberData, &placement(&row))?;
     Ok((row, resolved_from))
+}
+
+/// As [`visible_member`] for a change that rewrites the member's row: holds the row
+/// (PostgreSQL) and reads it again under the lock, so a concurrent merge or change is never
+/// overwritten with what was read before it committed. Handlers that take several members' locks
+/// (merge) use `merges::lock_members` instead, in id order.
+pub async fn locked_member(
+    session: &mut Session,
+    caller: &Principal,
+    id: Uuid,
+) -> ApiResult<(members::StoredMember, Option<Uuid>)> {
+    let (row, resolved_from) = visible_member(session, caller, id, Access::Write).await?;
+    huiyuan_store::merges::lock_members(session, caller.tenant_id, &[row.id]).await?;
+    let locked = members::get_member(session, caller.tenant_id, row.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("member"))?;
+    if locked.status == "merged" {
+        return Err(ApiError::with_detail(
+            crate::error::ErrorCode::Conflict,
+            "the member was merged meanwhile; retry",
+        ));
+    }
+    Ok((locked, resolved_from))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -285,7 +309,7 @@ async fn update_member(
     let scope = caller.clone();
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
         Box::pin(async move {
-            let (mut row, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
+            let (mut row, _) = locked_member(&mut m.session, &scope, id).await?;
             if row.status != "active" {
                 return Err(FieldError::new("id", "not_active", "only active members can change").into());
             }

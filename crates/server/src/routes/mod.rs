@@ -6,6 +6,8 @@ mod audit;
 mod auth;
 mod channels;
 pub mod common;
+mod earning_rules;
+mod events;
 mod formats;
 mod member_codes;
 mod member_identifiers;
@@ -13,10 +15,13 @@ mod member_import;
 mod member_merges;
 mod member_privacy;
 mod members;
+mod orders;
+mod points;
 mod roles;
 mod staff;
 mod stores;
 mod system;
+mod tiers;
 
 pub use api_keys::{create_api_key, parse_new_key};
 
@@ -39,6 +44,10 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "access", description = "Roles, staff accounts, channel API keys"),
         (name = "audit", description = "The append-only audit log"),
         (name = "members", description = "Member identity: registration, profile, identifiers, codes, merge, privacy"),
+        (name = "points", description = "Points balances, entries, adjustments and the points policy"),
+        (name = "orders", description = "Orders, refunds, receipt claims and the accrual preview"),
+        (name = "earning", description = "Earning rules and event rewards"),
+        (name = "tiers", description = "The tier ladder and members' tiers"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]
@@ -83,7 +92,12 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(member_codes::router())
         .merge(member_merges::router())
         .merge(member_privacy::router())
-        .merge(member_import::router());
+        .merge(member_import::router())
+        .merge(points::router())
+        .merge(orders::router())
+        .merge(earning_rules::router())
+        .merge(events::router())
+        .merge(tiers::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(system::router())

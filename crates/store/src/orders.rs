@@ -1,0 +1,365 @@
+//! Orders as posted by the channels: the order row (one per channel and external order id), its
+//! lines, payments and refunds, and the per-rule accrual counters the earning engine's day and
+//! period caps read. Refunded quantities only grow, through guarded updates that refuse to pass
+//! what was bought.
+
+use crate::backend::Session;
+use crate::error::StoreResult;
+use crate::on_backend;
+use crate::timestamp::Ts;
+use huiyuan_domain::earning::Accrual;
+use huiyuan_domain::ids::TenantId;
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// An order row.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredOrder {
+    pub id: Uuid,
+    /// `None` for an anonymous order not yet claimed.
+    pub member_id: Option<Uuid>,
+    pub channel_id: Uuid,
+    pub external_id: String,
+    pub store_id: Option<Uuid>,
+    pub format_id: Uuid,
+    pub guide_id: Option<Uuid>,
+    pub occurred_at: OffsetDateTime,
+    pub total_fen: i64,
+    pub paid_by_points_fen: i64,
+    pub paid_by_coupons_fen: i64,
+    pub refunded_fen: i64,
+    /// `completed`, `partially_refunded` or `refunded`.
+    pub status: String,
+    pub points_earned: i64,
+    pub points_reversed: i64,
+    /// The engine's accrual (fired rules, per-line points); `None` until a member earned.
+    #[sqlx(json(nullable))]
+    pub accrual: Option<Accrual>,
+    pub claimed_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// An order line.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredLine {
+    pub line_no: i64,
+    pub sku: String,
+    pub name: String,
+    #[sqlx(json)]
+    pub category_path: Vec<String>,
+    pub quantity: i64,
+    pub unit_price_fen: i64,
+    pub amount_fen: i64,
+    pub excluded: bool,
+    pub refunded_quantity: i64,
+    pub refunded_fen: i64,
+    pub points_earned: i64,
+}
+
+/// A payment part of an order.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredPayment {
+    /// `cash`, `card`, `wechat_pay`, `alipay`, `points`, `coupon`.
+    pub method: String,
+    pub amount_fen: i64,
+}
+
+/// One refunded line of a refund.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundedLine {
+    pub line_no: u32,
+    pub quantity: i64,
+    pub amount_fen: i64,
+    pub points: i64,
+}
+
+/// A refund of some or all of an order.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredRefund {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub external_refund_id: String,
+    #[sqlx(json)]
+    pub lines: Vec<RefundedLine>,
+    pub amount_fen: i64,
+    /// Points taken back from the member.
+    pub points_reversed: i64,
+    /// Points the refund should have taken back but could not (spent, beyond the overdraft).
+    pub unrecovered: i64,
+    pub explanation: String,
+    pub created_at: OffsetDateTime,
+}
+
+const ORDER_FIELDS: &str = "id, member_id, channel_id, external_id, store_id, format_id, guide_id, occurred_at, total_fen, \
+    paid_by_points_fen, paid_by_coupons_fen, refunded_fen, status, points_earned, points_reversed, accrual, claimed_at, \
+    created_at, updated_at";
+const LINE_FIELDS: &str = "line_no, sku, name, category_path, quantity, unit_price_fen, amount_fen, excluded, \
+    refunded_quantity, refunded_fen, points_earned";
+const REFUND_FIELDS: &str = "id, order_id, external_refund_id, lines, amount_fen, points_reversed, unrecovered, explanation, created_at";
+
+/// Inserts the order with its lines and payments; `false` when the channel already posted an
+/// order with this external id (nothing is written then).
+pub async fn insert_order(
+    s: &mut Session,
+    tenant: TenantId,
+    order: &StoredOrder,
+    lines: &[StoredLine],
+    payments: &[StoredPayment],
+) -> StoreResult<bool> {
+    let inserted = on_backend!(s, c => sqlx::query(
+        "INSERT INTO orders (tenant_id, id, member_id, channel_id, external_id, store_id, format_id, guide_id, occurred_at, \
+         total_fen, paid_by_points_fen, paid_by_coupons_fen, refunded_fen, status, points_earned, points_reversed, accrual, \
+         claimed_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         ON CONFLICT DO NOTHING")
+        .bind(tenant.0).bind(order.id).bind(order.member_id).bind(order.channel_id).bind(&order.external_id)
+        .bind(order.store_id).bind(order.format_id).bind(order.guide_id).bind(Ts(order.occurred_at))
+        .bind(order.total_fen).bind(order.paid_by_points_fen).bind(order.paid_by_coupons_fen).bind(order.refunded_fen)
+        .bind(&order.status).bind(order.points_earned).bind(order.points_reversed).bind(order.accrual.as_ref().map(Json))
+        .bind(order.claimed_at.map(Ts)).bind(Ts(order.created_at)).bind(Ts(order.updated_at))
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    if inserted != 1 {
+        return Ok(false);
+    }
+    for line in lines {
+        on_backend!(s, c => sqlx::query(
+            "INSERT INTO order_lines (tenant_id, order_id, line_no, sku, name, category_path, quantity, unit_price_fen, \
+             amount_fen, excluded, refunded_quantity, refunded_fen, points_earned) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+            .bind(tenant.0).bind(order.id).bind(line.line_no).bind(&line.sku).bind(&line.name).bind(Json(&line.category_path))
+            .bind(line.quantity).bind(line.unit_price_fen).bind(line.amount_fen).bind(line.excluded)
+            .bind(line.refunded_quantity).bind(line.refunded_fen).bind(line.points_earned)
+            .execute(&mut *c).await.map(|_| ()))?;
+    }
+    for (seq, payment) in payments.iter().enumerate() {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        on_backend!(s, c => sqlx::query(
+            "INSERT INTO order_payments (tenant_id, order_id, seq, method, amount_fen) VALUES ($1, $2, $3, $4, $5)")
+            .bind(tenant.0).bind(order.id).bind(seq).bind(&payment.method).bind(payment.amount_fen)
+            .execute(&mut *c).await.map(|_| ()))?;
+    }
+    Ok(true)
+}
+
+pub async fn get_order(
+    s: &mut Session,
+    tenant: TenantId,
+    id: Uuid,
+) -> StoreResult<Option<StoredOrder>> {
+    let sql = format!("SELECT {ORDER_FIELDS} FROM orders WHERE tenant_id = $1 AND id = $2");
+    let row: Option<StoredOrder> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant.0).bind(id).fetch_optional(&mut *c).await)?;
+    Ok(row)
+}
+
+/// The order a channel posted under its own order id.
+pub async fn order_by_external_id(
+    s: &mut Session,
+    tenant: TenantId,
+    channel: Uuid,
+    external_id: &str,
+) -> StoreResult<Option<StoredOrder>> {
+    let sql = format!(
+        "SELECT {ORDER_FIELDS} FROM orders WHERE tenant_id = $1 AND channel_id = $2 AND external_id = $3"
+    );
+    let row: Option<StoredOrder> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant.0).bind(channel).bind(external_id).fetch_optional(&mut *c).await)?;
+    Ok(row)
+}
+
+/// The order's lines by line number.
+pub async fn order_lines(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+) -> StoreResult<Vec<StoredLine>> {
+    let sql = format!(
+        "SELECT {LINE_FIELDS} FROM order_lines WHERE tenant_id = $1 AND order_id = $2 ORDER BY line_no"
+    );
+    let rows: Vec<StoredLine> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant.0).bind(order).fetch_all(&mut *c).await)?;
+    Ok(rows)
+}
+
+pub async fn order_payments(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+) -> StoreResult<Vec<StoredPayment>> {
+    let rows: Vec<StoredPayment> = on_backend!(s, c => sqlx::query_as(
+        "SELECT method, amount_fen FROM order_payments WHERE tenant_id = $1 AND order_id = $2 ORDER BY seq")
+        .bind(tenant.0).bind(order).fetch_all(&mut *c).await)?;
+    Ok(rows)
+}
+
+/// Records what the order earned its member: the total, the engine's accrual and each line's points.
+pub async fn set_accrual(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+    accrual: &Accrual,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    on_backend!(s, c => sqlx::query(
+        "UPDATE orders SET points_earned = $3, accrual = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0).bind(order).bind(accrual.total_points).bind(Json(accrual)).bind(Ts(now))
+        .execute(&mut *c).await.map(|_| ()))?;
+    for line in &accrual.per_line {
+        on_backend!(s, c => sqlx::query(
+            "UPDATE order_lines SET points_earned = $4 WHERE tenant_id = $1 AND order_id = $2 AND line_no = $3")
+            .bind(tenant.0).bind(order).bind(i64::from(line.line_no)).bind(line.points)
+            .execute(&mut *c).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Gives an anonymous order to a member; `false` when it already has one.
+pub async fn claim_order(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+    member: Uuid,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let updated = on_backend!(s, c => sqlx::query(
+        "UPDATE orders SET member_id = $3, claimed_at = $4, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND member_id IS NULL")
+        .bind(tenant.0).bind(order).bind(member).bind(Ts(now))
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(updated == 1)
+}
+
+/// Refunds `quantity` more of a line, worth `amount_fen`; guarded on the refunded quantity read
+/// before (`expected_before`) so two concurrent refunds never both count the same units, and on
+/// never passing what was bought. `false` when refused.
+pub async fn refund_line(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+    line_no: u32,
+    expected_before: i64,
+    quantity: i64,
+    amount_fen: i64,
+) -> StoreResult<bool> {
+    let updated = on_backend!(s, c => sqlx::query(
+        "UPDATE order_lines SET refunded_quantity = refunded_quantity + $5, refunded_fen = refunded_fen + $6 \
+         WHERE tenant_id = $1 AND order_id = $2 AND line_no = $3 AND refunded_quantity = $4 \
+         AND refunded_quantity + $5 <= quantity AND refunded_fen + $6 <= amount_fen")
+        .bind(tenant.0).bind(order).bind(i64::from(line_no)).bind(expected_before).bind(quantity).bind(amount_fen)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(updated == 1)
+}
+
+/// Adds a refund's totals to the order and sets its status; guarded so the refunded amount never
+/// passes the total. `false` when refused.
+pub async fn add_refund_totals(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+    amount_fen: i64,
+    points_reversed: i64,
+    status: &str,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    let updated = on_backend!(s, c => sqlx::query(
+        "UPDATE orders SET refunded_fen = refunded_fen + $3, points_reversed = points_reversed + $4, status = $5, \
+         updated_at = $6 WHERE tenant_id = $1 AND id = $2 AND refunded_fen + $3 <= total_fen")
+        .bind(tenant.0).bind(order).bind(amount_fen).bind(points_reversed).bind(status).bind(Ts(now))
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(updated == 1)
+}
+
+/// Records a refund; `false` when the order already has one under this external refund id.
+pub async fn insert_refund(
+    s: &mut Session,
+    tenant: TenantId,
+    refund: &StoredRefund,
+) -> StoreResult<bool> {
+    let inserted = on_backend!(s, c => sqlx::query(
+        "INSERT INTO order_refunds (tenant_id, id, order_id, external_refund_id, lines, amount_fen, points_reversed, \
+         unrecovered, explanation, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING")
+        .bind(tenant.0).bind(refund.id).bind(refund.order_id).bind(&refund.external_refund_id).bind(Json(&refund.lines))
+        .bind(refund.amount_fen).bind(refund.points_reversed).bind(refund.unrecovered).bind(&refund.explanation)
+        .bind(Ts(refund.created_at))
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(inserted == 1)
+}
+
+pub async fn refund_by_external_id(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+    external_refund_id: &str,
+) -> StoreResult<Option<StoredRefund>> {
+    let sql = format!(
+        "SELECT {REFUND_FIELDS} FROM order_refunds WHERE tenant_id = $1 AND order_id = $2 AND external_refund_id = $3"
+    );
+    let row: Option<StoredRefund> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant.0).bind(order).bind(external_refund_id).fetch_optional(&mut *c).await)?;
+    Ok(row)
+}
+
+/// The order's refunds, oldest first (an order has a handful at most).
+pub async fn order_refunds(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+) -> StoreResult<Vec<StoredRefund>> {
+    let sql = format!(
+        "SELECT {REFUND_FIELDS} FROM order_refunds WHERE tenant_id = $1 AND order_id = $2 ORDER BY id"
+    );
+    let rows: Vec<StoredRefund> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(tenant.0).bind(order).fetch_all(&mut *c).await)?;
+    Ok(rows)
+}
+
+// ---- rule counters ----
+
+/// What one rule gave (or, negative, took back from) a member on one order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleAccrual {
+    pub id: Uuid,
+    pub member_id: Uuid,
+    pub rule_id: Uuid,
+    pub order_id: Uuid,
+    pub points: i64,
+    /// The order's time: counters are per local day and period of the order.
+    pub occurred_at: OffsetDateTime,
+}
+
+pub async fn insert_rule_accrual(
+    s: &mut Session,
+    tenant: TenantId,
+    accrual: &RuleAccrual,
+) -> StoreResult<()> {
+    on_backend!(s, c => sqlx::query(
+        "INSERT INTO rule_accruals (tenant_id, member_id, id, rule_id, order_id, points, occurred_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(tenant.0).bind(accrual.member_id).bind(accrual.id).bind(accrual.rule_id).bind(accrual.order_id)
+        .bind(accrual.points).bind(Ts(accrual.occurred_at))
+        .execute(&mut *c).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// What `rule` gave `member` for orders placed in `[start, end)`, or ever when `window` is `None`.
+pub async fn rule_earned(
+    s: &mut Session,
+    tenant: TenantId,
+    member: Uuid,
+    rule: Uuid,
+    window: Option<(OffsetDateTime, OffsetDateTime)>,
+) -> StoreResult<i64> {
+    let sum: i64 = match window {
+        Some((start, end)) => on_backend!(s, c => sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM rule_accruals WHERE tenant_id = $1 AND member_id = $2 \
+             AND rule_id = $3 AND occurred_at >= $4 AND occurred_at < $5")
+            .bind(tenant.0).bind(member).bind(rule).bind(Ts(start)).bind(Ts(end)).fetch_one(&mut *c).await)?,
+        None => on_backend!(s, c => sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM rule_accruals WHERE tenant_id = $1 AND member_id = $2 \
+             AND rule_id = $3")
+            .bind(tenant.0).bind(member).bind(rule).fetch_one(&mut *c).await)?,
+    };
+    Ok(sum)
+}
