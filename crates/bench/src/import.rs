@@ -194,13 +194,9 @@ async fn run_once(
         batch_rows,
     };
     let started = Instant::now();
-    let counts = import_csv(
-        &state.store,
-        &mut importer,
-        source,
-        options,
-        |_, _, _| Ok(()),
-    )
+    let counts = import_csv(&state.store, &mut importer, source, options, |_, _, _| {
+        Ok(())
+    })
     .await?;
     Ok((counts, started.elapsed().as_secs_f64()))
 }

@@ -435,16 +435,10 @@ async fn tier_points_count_earning_less_clawbacks(db: TestDb) {
     let cases = [
         // The event reward (200) does not qualify: only order earnings are tier points.
         (sum(t - day * 365, t + day * 10), 3000 + 50 - 500),
-        (
-            sum(t - day * 500, t + day * 10),
-            1000 + 3000 + 50 - 500,
-        ),
+        (sum(t - day * 500, t + day * 10), 1000 + 3000 + 50 - 500),
         // `[from, until)`: an entry at `until` is out, one at `from` is in.
         (sum(t, t + day * 2), 3000),
-        (
-            sum(t + time::Duration::microseconds(1), t + day * 3),
-            50,
-        ),
+        (sum(t + time::Duration::microseconds(1), t + day * 3), 50),
         (sum(t + day * 4, t + day * 5), 0),
     ];
     for ((from, until), expected) in cases {
