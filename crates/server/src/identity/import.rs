@@ -1089,10 +1089,6 @@ impl Importer {
         &self.columns
     }
 
-    pub fn caller(&self) -> &Principal {
-        &self.caller
-    }
-
     /// What cleans rows for this run, to run beside the database work.
     pub fn preparer(&self) -> Preparer {
         Preparer {
@@ -1169,8 +1165,9 @@ impl Importer {
                 .filter(|k| k.matchable)
                 .filter_map(|k| holder.get(&(k.identifier.kind, k.index.clone())).copied())
                 .collect();
-            let member = match owners.len() {
-                0 => match self.create(m, row, clean, &mut working) {
+            let mut named = owners.iter().copied();
+            let member = match (named.next(), named.next()) {
+                (None, _) => match self.create(m, row, clean, &mut working) {
                     Ok(id) => {
                         created_order.push(id);
                         outcome.counts.created += 1;
@@ -1181,8 +1178,7 @@ impl Importer {
                         continue;
                     }
                 },
-                1 => {
-                    let id = owners.first().copied().unwrap_or_default();
+                (Some(id), None) => {
                     match self.merge(m, clean, &mut working, id) {
                         Ok(true) => outcome.counts.merged += 1,
                         Ok(false) => outcome.counts.unchanged += 1,
@@ -1193,7 +1189,7 @@ impl Importer {
                     }
                     id
                 }
-                _ => {
+                (Some(_), Some(_)) => {
                     // Named once the batch's new members have their numbers.
                     conflicts.push((outcome.rejects.len(), owners));
                     outcome.reject(row, Refusal::new("conflicting_members", String::new()));

@@ -64,8 +64,9 @@ pub struct ImportResult {
     pub probable_duplicates: Vec<ProbableDuplicate>,
 }
 
-/// Import legacy members from CSV. Each row becomes a member as registration would make it,
-/// unless its identifiers (phone, email, unionid, card number, legacy id) name a member already:
+/// Import legacy members from CSV.
+///
+/// Each row becomes a member as registration would make it, unless its identifiers (phone, email, unionid, card number, legacy id) name a member already:
 /// then the row fills that member's missing profile fields and binds its new identifiers. A row
 /// naming two different members is rejected. Re-sending the same file changes nothing (every
 /// row `unchanged`). The whole request is one transaction.

@@ -27,7 +27,7 @@ use uuid::Uuid;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_points))
-        .routes(routes!(list_entries))
+        .routes(routes!(list_points_entries))
         .routes(routes!(create_adjustment))
         .routes(routes!(get_policy, put_policy))
 }
@@ -144,7 +144,7 @@ impl From<Entry> for EntryView {
 #[utoipa::path(get, path = "/members/{id}/points/entries", tag = "points", params(("id" = Uuid, Path), PageQuery),
     responses((status = 200, description = "OK", body = PageBody<EntryView>), (status = 404, description = "Not found", body = crate::error::Problem)),
     security(("bearer" = [])))]
-async fn list_entries(
+async fn list_points_entries(
     State(app): State<AppState>,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<Uuid>,

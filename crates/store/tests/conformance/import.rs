@@ -17,6 +17,7 @@ on_both!(
     bulk_inserts_and_set_lookups_round_trip,
     a_taken_identifier_fails_the_bulk_insert,
     probable_duplicate_lookups,
+    bulk_mode_is_entered_and_left,
 );
 
 fn member(seq: i64) -> StoredMember {
@@ -349,4 +350,46 @@ async fn probable_duplicate_lookups(db: TestDb) {
         .unwrap()
         .is_empty()
     );
+}
+
+async fn bulk_mode_is_entered_and_left(db: TestDb) {
+    let settings = || async {
+        (
+            pragma(&db, "cache_size").await,
+            pragma(&db, "wal_autocheckpoint").await,
+        )
+    };
+    let before = settings().await;
+    let mut s = db.write().await;
+    let tuning = members::enter_bulk_mode(&mut s).await.unwrap();
+    s.commit().await.unwrap();
+    assert_eq!(
+        tuning.is_some(),
+        db.backend() == "sqlite",
+        "only SQLite is tuned"
+    );
+    if db.backend() == "sqlite" {
+        // The pool's one writer connection keeps the settings between transactions.
+        assert_eq!(settings().await, (-131_072, 100_000));
+    }
+    let mut s = db.write().await;
+    members::leave_bulk_mode(&mut s, tuning).await.unwrap();
+    s.commit().await.unwrap();
+    assert_eq!(settings().await, before);
+}
+
+/// A PRAGMA's value on the writer connection (0 on PostgreSQL).
+async fn pragma(db: &TestDb, name: &str) -> i64 {
+    let mut s = db.write().await;
+    let value: i64 = match s.backend() {
+        huiyuan_store::backend::Backend::Sqlite(c) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+                .fetch_one(&mut *c)
+                .await
+                .unwrap()
+        }
+        huiyuan_store::backend::Backend::Postgres(_) => 0,
+    };
+    s.commit().await.unwrap();
+    value
 }
