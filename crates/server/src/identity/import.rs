@@ -38,7 +38,6 @@ use huiyuan_domain::org::Code;
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::members::{self, IndexColumn, StoredIdentifier, StoredMember};
 use huiyuan_store::{Store, org, utc_now};
-use rand::RngCore;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -1557,9 +1556,9 @@ impl Importer {
         for _ in 0..8 {
             let mut proposed = Vec::with_capacity(pending.len());
             for id in &pending {
-                let mut code = new_referral_code();
+                let mut code = super::register::new_referral_code();
                 while used.contains(&code) {
-                    code = new_referral_code();
+                    code = super::register::new_referral_code();
                 }
                 used.insert(code.clone());
                 proposed.push((*id, code));
@@ -1981,15 +1980,6 @@ fn fill_missing(row: &mut StoredMember, profile: &Profile, sealed: &StoredMember
         filled.push(Field::IdCardNo);
     }
     filled
-}
-
-/// The same alphabet and length as registration's codes (no 0/O, 1/I).
-fn new_referral_code() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::rng();
-    (0..8)
-        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
-        .collect()
 }
 
 #[cfg(test)]

@@ -196,7 +196,8 @@ pub async fn bind_identifiers(
     Ok(bound)
 }
 
-fn new_referral_code() -> String {
+/// A fresh 8-character referral code from an alphabet without look-alikes (about 40 bits).
+pub fn new_referral_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
     (0..8)
