@@ -32,5 +32,7 @@ mod scopes;
 mod smoke;
 mod staff;
 mod tenancy;
+mod tier_earning;
+mod tier_merge;
 mod tiers;
 mod validation;
