@@ -19,6 +19,7 @@ mod fixtures;
 mod idempotency;
 mod import;
 mod journey;
+mod ledger_props;
 mod loyalty_flow;
 mod member_codes;
 mod members;
