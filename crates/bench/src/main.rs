@@ -3,12 +3,16 @@
 //! `import`: a synthetic legacy member file through `huiyuan import members`' code path, twice;
 //! prints rows per second and checks that the second run changed nothing (see [`import`]).
 //!
+//! `orders`: orders through the earning rules at saturation and at half load, beside the
+//! database's raw single-row transaction rate (see [`orders`]).
+//!
 //! `writes`: N concurrent clients create channels and stores through the API for a fixed time;
 //! prints requests per second, latency percentiles, and counts every 5xx and every "database is
 //! locked" answer (both must be zero). The server runs in this process on a fresh database
 //! (SQLite in a temporary directory unless `--database-url` names PostgreSQL).
 
 mod import;
+mod orders;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -40,6 +44,21 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Orders through the loyalty engine at saturation and at half of it, against the
+    /// database's raw transaction rate; verifies the ledger afterwards.
+    Orders {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Length of each phase (raw, saturation, half load).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Members registered before the run; orders cycle through them.
+        #[arg(long, default_value_t = 1_000)]
+        members: usize,
+        /// `postgres://…` to run against PostgreSQL (a scratch database); fresh SQLite otherwise.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Bulk import of a synthetic legacy member file, then the same file again.
     Import {
         /// Rows in the generated file.
@@ -59,12 +78,30 @@ const ADMIN_PASSWORD: &str = "bench-admin-password";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // HUIYUAN_BENCH_LOG=sqlx::query=debug logs every statement with its time, for profiling.
+    if let Ok(filter) = std::env::var("HUIYUAN_BENCH_LOG") {
+        huiyuan_server::telemetry::init_logging(huiyuan_server::config::LogFormat::Json, &filter);
+    }
     match Cli::parse().command {
         Command::Writes {
             clients,
             seconds,
             database_url,
         } => writes(clients, Duration::from_secs(seconds), database_url).await,
+        Command::Orders {
+            clients,
+            seconds,
+            members,
+            database_url,
+        } => {
+            orders::run(orders::Options {
+                clients,
+                seconds,
+                members,
+                database_url,
+            })
+            .await
+        }
         Command::Import {
             rows,
             batch_size,
@@ -75,6 +112,8 @@ async fn main() -> anyhow::Result<()> {
 
 struct Server {
     address: SocketAddr,
+    /// The server's own store, for measurements beside the API.
+    store: huiyuan_store::Store,
     _data_dir: tempfile::TempDir,
 }
 
@@ -91,10 +130,12 @@ async fn start_server(database_url: Option<String>) -> anyhow::Result<Server> {
     let opened = huiyuan_server::open(settings).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
+    let store = opened.state.store.clone();
     let app = build_app(opened.state);
     tokio::spawn(serve(listener, app, std::future::pending()));
     Ok(Server {
         address,
+        store,
         _data_dir: data_dir,
     })
 }
