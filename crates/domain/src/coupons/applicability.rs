@@ -140,7 +140,11 @@ impl Applicability {
             ));
         }
         for (index, sku) in self.skus.iter().enumerate() {
-            errors.take(check_text(&format!("{path}.skus[{index}]"), sku, MAX_SKU_CHARS));
+            errors.take(check_text(
+                &format!("{path}.skus[{index}]"),
+                sku,
+                MAX_SKU_CHARS,
+            ));
         }
         for (index, sku) in self.excluded_skus.iter().enumerate() {
             errors.take(check_text(
@@ -159,7 +163,11 @@ impl Applicability {
                 ));
             }
             for (depth, segment) in prefix.iter().enumerate() {
-                errors.take(check_text(&format!("{at}[{depth}]"), segment, MAX_SKU_CHARS));
+                errors.take(check_text(
+                    &format!("{at}[{depth}]"),
+                    segment,
+                    MAX_SKU_CHARS,
+                ));
             }
         }
         for (index, range) in self.blackout_dates.iter().enumerate() {

@@ -12,12 +12,21 @@ pub fn local_date(at: OffsetDateTime, tz: &TimeZone) -> Option<Date> {
         .to_zoned(tz.clone());
     let date = zoned.date();
     let month = Month::try_from(u8::try_from(date.month()).ok()?).ok()?;
-    Date::from_calendar_date(i32::from(date.year()), month, u8::try_from(date.day()).ok()?).ok()
+    Date::from_calendar_date(
+        i32::from(date.year()),
+        month,
+        u8::try_from(date.day()).ok()?,
+    )
+    .ok()
 }
 
 /// The first instant after the local day that comes `days_after` days after the local date of
 /// `at` (`0`: the end of `at`'s own day), in `tz`.
-pub fn end_of_local_day(at: OffsetDateTime, days_after: u32, tz: &TimeZone) -> Option<OffsetDateTime> {
+pub fn end_of_local_day(
+    at: OffsetDateTime,
+    days_after: u32,
+    tz: &TimeZone,
+) -> Option<OffsetDateTime> {
     let date = local_date(at, tz)?;
     let next = date.checked_add(time::Duration::days(i64::from(days_after) + 1))?;
     let civil = jiff::civil::date(

@@ -105,10 +105,18 @@ mod tests {
         let typed = code.grouped().to_lowercase();
         assert_eq!(CouponCode::parse("code", &typed).unwrap(), code);
         assert_eq!(
-            CouponCode::parse("code", "oiL0 0000-0000 0000").unwrap().as_str(),
+            CouponCode::parse("code", "oiL0 0000-0000 0000")
+                .unwrap()
+                .as_str(),
             "0110000000000000"
         );
-        for bad in ["", "ABC", "0000-0000-0000-000U", "0000000000000000X", "零零"] {
+        for bad in [
+            "",
+            "ABC",
+            "0000-0000-0000-000U",
+            "0000000000000000X",
+            "零零",
+        ] {
             assert_eq!(
                 CouponCode::parse("code", bad).unwrap_err().code,
                 "invalid_format",

@@ -161,8 +161,22 @@ pub fn compute_discounts(offers: &[CouponOffer<'_>], cart: &Cart, tz: &TimeZone)
         local_date: local_date(context.at, tz),
     };
     let mut order: Vec<usize> = (0..offers.len()).collect();
-    order.sort_by_key(|&index| (offers[index].template.spec.benefit.kind().application_rank(), index));
-    let mut left: Vec<i64> = cart.lines.iter().map(|line| line.amount_fen.max(0)).collect();
+    order.sort_by_key(|&index| {
+        (
+            offers[index]
+                .template
+                .spec
+                .benefit
+                .kind()
+                .application_rank(),
+            index,
+        )
+    });
+    let mut left: Vec<i64> = cart
+        .lines
+        .iter()
+        .map(|line| line.amount_fen.max(0))
+        .collect();
     let mut shipping_left = cart.shipping_fen.max(0);
     let mut accepted: Vec<&CouponOffer<'_>> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -171,9 +185,8 @@ pub fn compute_discounts(offers: &[CouponOffer<'_>], cart: &Cart, tz: &TimeZone)
         let offer = &offers[index];
         let kind = offer.template.spec.benefit.kind();
         let result = if seen.insert(offer.coupon_id) {
-            check(offer, context, &place, &accepted).and_then(|()| {
-                price(offer, &cart.lines, &left, shipping_left)
-            })
+            check(offer, context, &place, &accepted)
+                .and_then(|()| price(offer, &cart.lines, &left, shipping_left))
         } else {
             Err(Reason::DuplicateCoupon)
         };
@@ -203,7 +216,10 @@ fn check(
     offer
         .state
         .redeemable(offer.starts_at, offer.expires_at, context.at)?;
-    if context.member_id.is_some_and(|member| member != offer.member_id) {
+    if context
+        .member_id
+        .is_some_and(|member| member != offer.member_id)
+    {
         return Err(Reason::WrongMember);
     }
     let spec = &offer.template.spec;
@@ -251,7 +267,9 @@ fn price(
             }
         })
         .collect();
-    let eligible_fen = covered.iter().fold(0i64, |sum, fen| sum.saturating_add(*fen));
+    let eligible_fen = covered
+        .iter()
+        .fold(0i64, |sum, fen| sum.saturating_add(*fen));
     let mut applied = Applied {
         eligible_fen,
         line_discounts_fen: vec![0; lines.len()],

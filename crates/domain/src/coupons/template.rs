@@ -229,7 +229,9 @@ impl Stacking {
     fn accepts(&self, kind: BenefitKind) -> bool {
         match self {
             Stacking::Exclusive => false,
-            Stacking::Stackable { with_kinds } => with_kinds.is_empty() || with_kinds.contains(&kind),
+            Stacking::Stackable { with_kinds } => {
+                with_kinds.is_empty() || with_kinds.contains(&kind)
+            }
         }
     }
 
@@ -356,8 +358,7 @@ impl TemplateInput {
                         "before_start",
                         "must be after starts_at",
                     ));
-                } else if *ends_at - *starts_at > time::Duration::days(i64::from(MAX_VALID_DAYS))
-                {
+                } else if *ends_at - *starts_at > time::Duration::days(i64::from(MAX_VALID_DAYS)) {
                     errors.push(FieldError::new(
                         "validity.ends_at",
                         "out_of_range",

@@ -150,7 +150,10 @@ fn applicability_checks_place_person_date_and_lines() {
         ..Applicability::default()
     };
     let got = check(skincare).unwrap();
-    assert_eq!((got.eligible_fen, got.line_discounts_fen), (25_000, vec![0, 800, 200]));
+    assert_eq!(
+        (got.eligible_fen, got.line_discounts_fen),
+        (25_000, vec![0, 800, 200])
+    );
     let no_makeup = Applicability {
         category_prefixes: vec![vec!["beauty".into()]],
         excluded_skus: ["lipstick".to_owned(), "cream".to_owned()].into(),

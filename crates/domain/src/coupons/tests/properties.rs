@@ -41,15 +41,20 @@ fn coupon() -> impl Strategy<Value = (Benefit, bool, Vec<usize>)> {
 }
 
 fn cart_line() -> impl Strategy<Value = CartLine> {
-    (0usize..4, 0usize..3, -500i64..100_000, 1u32..4, any::<bool>()).prop_map(
-        |(sku, category, amount_fen, quantity, excluded)| CartLine {
+    (
+        0usize..4,
+        0usize..3,
+        -500i64..100_000,
+        1u32..4,
+        any::<bool>(),
+    )
+        .prop_map(|(sku, category, amount_fen, quantity, excluded)| CartLine {
             sku: format!("sku{sku}"),
             category_path: vec![format!("c{category}"), "x".into()],
             amount_fen,
             quantity,
             excluded,
-        },
-    )
+        })
 }
 
 proptest! {

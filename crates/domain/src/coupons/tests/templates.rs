@@ -33,8 +33,14 @@ fn a_valid_template_passes_and_every_bad_field_is_named() {
             ("name".to_owned(), "required"),
             ("benefit.amount_fen".to_owned(), "exceeds_threshold"),
             ("validity.ends_at".to_owned(), "in_the_past"),
-            ("applicability.category_prefixes[0]".to_owned(), "invalid_length"),
-            ("applicability.blackout_dates[0].until".to_owned(), "before_start"),
+            (
+                "applicability.category_prefixes[0]".to_owned(),
+                "invalid_length"
+            ),
+            (
+                "applicability.blackout_dates[0].until".to_owned(),
+                "before_start"
+            ),
             ("per_member_quota".to_owned(), "out_of_range"),
             ("total_quota".to_owned(), "out_of_range"),
             ("auto_issue.on_tier_upgrade_to[0]".to_owned(), "required"),
@@ -69,7 +75,10 @@ fn each_benefit_kind_checks_its_own_fields() {
             },
             "benefit.sku",
         ),
-        (Benefit::FreeShipping { cap_fen: Some(-5) }, "benefit.cap_fen"),
+        (
+            Benefit::FreeShipping { cap_fen: Some(-5) },
+            "benefit.cap_fen",
+        ),
         (
             Benefit::Parking {
                 hours: 0,
