@@ -227,6 +227,26 @@ pub async fn take_member_quota(
     Ok(counted == 1)
 }
 
+/// Undoes [`take_total_quota`] (and [`take_member_quota`] for `member`) for a coupon that was
+/// not issued after all (another issue under the same natural key won).
+pub async fn give_back_quota(
+    s: &mut Session,
+    tenant: TenantId,
+    template: Uuid,
+    member: Option<Uuid>,
+) -> StoreResult<()> {
+    on_backend!(s, c => sqlx::query(
+        "UPDATE coupon_templates SET issued_count = issued_count - 1 WHERE tenant_id = $1 AND id = $2 AND issued_count > 0")
+        .bind(tenant.0).bind(template).execute(&mut *c).await.map(|_| ()))?;
+    if let Some(member) = member {
+        on_backend!(s, c => sqlx::query(
+            "UPDATE coupon_member_quotas SET issued = issued - 1 WHERE tenant_id = $1 AND template_id = $2 \
+             AND member_id = $3 AND issued > 0")
+            .bind(tenant.0).bind(template).bind(member).execute(&mut *c).await.map(|_| ()))?;
+    }
+    Ok(())
+}
+
 /// How many coupons of the template the member was issued.
 pub async fn member_issued(
     s: &mut Session,

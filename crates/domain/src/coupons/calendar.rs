@@ -29,10 +29,15 @@ pub fn end_of_local_day(
 ) -> Option<OffsetDateTime> {
     let date = local_date(at, tz)?;
     let next = date.checked_add(time::Duration::days(i64::from(days_after) + 1))?;
+    start_of_local_date(next, tz)
+}
+
+/// The first instant of the local date `date` in `tz`.
+pub fn start_of_local_date(date: Date, tz: &TimeZone) -> Option<OffsetDateTime> {
     let civil = jiff::civil::date(
-        i16::try_from(next.year()).ok()?,
-        i8::try_from(u8::from(next.month())).ok()?,
-        i8::try_from(next.day()).ok()?,
+        i16::try_from(date.year()).ok()?,
+        i8::try_from(u8::from(date.month())).ok()?,
+        i8::try_from(date.day()).ok()?,
     );
     let zoned = civil.to_zoned(tz.clone()).ok()?;
     OffsetDateTime::from_unix_timestamp_nanos(zoned.timestamp().as_nanosecond()).ok()
@@ -56,6 +61,10 @@ mod tests {
         assert_eq!(
             end_of_local_day(at, 6, &tz),
             Some(datetime!(2026-11-30 16:00 UTC))
+        );
+        assert_eq!(
+            start_of_local_date(date!(2026 - 01 - 01), &tz),
+            Some(datetime!(2025-12-31 16:00 UTC))
         );
     }
 }

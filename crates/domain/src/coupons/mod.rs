@@ -27,7 +27,7 @@ pub use code::CouponCode;
 pub use discount::{
     Applied, Cart, CartContext, CartLine, CouponOffer, Outcome, Reason, compute_discounts,
 };
-pub use state::{CouponState, EffectiveState, Transition};
+pub use state::{CouponState, EffectiveState, IssueSource, Transition};
 pub use template::{
     AutoIssue, Benefit, BenefitKind, CostBearer, CouponTemplate, Stacking, TemplateInput,
     TemplateStatus, Validity,

@@ -82,3 +82,23 @@ impl CouponState {
         }
     }
 }
+
+wire_enum!(
+    /// Where an issued coupon came from.
+    IssueSource {
+        /// Issued by hand (staff or an integration) through `POST /coupons/issue`.
+        Manual => "manual",
+        /// The registration reward.
+        Registration => "registration",
+        /// An upgrade to a tier level.
+        TierUpgrade => "tier_upgrade",
+        /// The member's birthday.
+        Birthday => "birthday",
+        /// Bought in the points mall.
+        Mall => "mall",
+        /// A journey's action.
+        Journey => "journey",
+        /// Checkout or another module's rule.
+        Rule => "rule",
+    }
+);
