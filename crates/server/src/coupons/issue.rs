@@ -90,7 +90,7 @@ pub async fn issue_in_tx(
         });
     }
     let member = members::get_member(&mut m.session, m.tenant, member_id).await?;
-    if !member.is_some_and(|row| row.status == MemberStatus::Active.as_str()) {
+    if member.is_none_or(|row| row.status != MemberStatus::Active.as_str()) {
         return Err(FieldError::new("member_id", "not_found", "no such active member").into());
     }
     let tz = crate::ledger::tenant_zone(&mut m.session, m.tenant).await?;

@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Check a coupon against a cart (permission `coupons:read`): the discount it gives, or the
 /// stable reason it does not apply (`expired`, `used`, `below_threshold`, `store_not_applicable`,
 /// `not_stackable` …). Nothing changes.
-#[utoipa::path(post, path = "/coupons/{code}/validate", tag = "coupons", request_body = CartInput,
+#[utoipa::path(post, path = "/coupons/{code}/validate", operation_id = "validate_coupon", tag = "coupons", request_body = CartInput,
     params(("code" = String, Path)),
     responses((status = 200, description = "Whether and how much the coupon applies", body = ValidationView),
         (status = 403, description = "Missing permission, or the store is outside the caller's scope", body = crate::error::Problem),
@@ -59,7 +59,7 @@ async fn validate(
 /// Repeating it with the same `order_ref` from the same channel answers the same redemption
 /// (200); so does a repeated `Idempotency-Key`. A coupon that does not apply is refused with 422
 /// `coupon_not_applicable`, the reason in `errors[0].code`.
-#[utoipa::path(post, path = "/coupons/{code}/redeem", tag = "coupons", request_body = CartInput,
+#[utoipa::path(post, path = "/coupons/{code}/redeem", operation_id = "redeem_coupon", tag = "coupons", request_body = CartInput,
     params(("code" = String, Path), crate::routes::IdempotencyKeyHeader),
     responses((status = 201, description = "Redeemed", body = RedeemView),
         (status = 200, description = "Already redeemed for this order reference", body = RedeemView),
@@ -106,7 +106,7 @@ pub struct ReverseInput {
 /// Reverse a redemption (permission `coupons:redeem`, at the store where it happened): the coupon
 /// is available again until its original expiry and the settlement record is offset. Reversing a
 /// reversed redemption answers it unchanged.
-#[utoipa::path(post, path = "/coupons/{code}/redemptions/{id}/reverse", tag = "coupons", request_body = ReverseInput,
+#[utoipa::path(post, path = "/coupons/{code}/redemptions/{id}/reverse", operation_id = "reverse_coupon_redemption", tag = "coupons", request_body = ReverseInput,
     params(("code" = String, Path), ("id" = Uuid, Path), crate::routes::IdempotencyKeyHeader),
     responses((status = 200, description = "The reversed redemption and the coupon", body = RedeemView),
         (status = 403, description = "Outside the caller's scope", body = crate::error::Problem),
@@ -160,7 +160,7 @@ fn instant(field: &str, raw: Option<&str>) -> ApiResult<Option<OffsetDateTime>> 
 }
 
 /// The redemption journal where the caller may see it (a merchant: its own store), by id.
-#[utoipa::path(get, path = "/coupon-redemptions", tag = "coupons", params(RedemptionQuery),
+#[utoipa::path(get, path = "/coupon-redemptions", operation_id = "list_coupon_redemptions", tag = "coupons", params(RedemptionQuery),
     responses((status = 200, description = "One page of redemptions", body = PageBody<RedemptionView>),
         (status = 403, description = "Missing permission `coupons:read`", body = crate::error::Problem),
         (status = 422, description = "Invalid filter or page request", body = crate::error::Problem)),

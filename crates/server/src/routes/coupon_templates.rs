@@ -40,7 +40,7 @@ pub struct TemplateQuery {
 
 /// The coupon templates the caller may see (group-wide ones and those of their formats or
 /// stores), by id.
-#[utoipa::path(get, path = "/coupon-templates", tag = "coupons", params(TemplateQuery),
+#[utoipa::path(get, path = "/coupon-templates", operation_id = "list_coupon_templates", tag = "coupons", params(TemplateQuery),
     responses((status = 200, description = "One page of templates", body = PageBody<TemplateView>),
         (status = 403, description = "Missing permission `coupons:read`", body = crate::error::Problem),
         (status = 422, description = "Invalid status or page request", body = crate::error::Problem)),
@@ -71,7 +71,7 @@ async fn list_templates(
 /// Create a coupon template (permission `coupons:write`). Its cost bearer decides who may manage
 /// it: HQ templates need a tenant-wide account, a merchant's template the merchant's (or a wider)
 /// scope. Every invalid field is reported (422).
-#[utoipa::path(post, path = "/coupon-templates", tag = "coupons", request_body = TemplateInput,
+#[utoipa::path(post, path = "/coupon-templates", operation_id = "create_coupon_template", tag = "coupons", request_body = TemplateInput,
     params(crate::routes::IdempotencyKeyHeader),
     responses((status = 201, description = "Created", body = TemplateView),
         (status = 403, description = "Missing permission, or the cost bearer is outside the caller's scope", body = crate::error::Problem),
@@ -91,7 +91,7 @@ async fn create_template(
 }
 
 /// One coupon template.
-#[utoipa::path(get, path = "/coupon-templates/{id}", tag = "coupons", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/coupon-templates/{id}", operation_id = "get_coupon_template", tag = "coupons", params(("id" = Uuid, Path)),
     responses((status = 200, description = "OK", body = TemplateView),
         (status = 404, description = "No such template within the caller's scope", body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -117,7 +117,7 @@ async fn get_template(
 /// `TemplateInput` plus `status` (`active`/`archived`). `benefit`, `validity`, `stacking`,
 /// `cost_bearer` and `issuing_format_id` are fixed once coupons have been issued (409); the total
 /// quota cannot drop below what was issued (422).
-#[utoipa::path(patch, path = "/coupon-templates/{id}", tag = "coupons", request_body = Object,
+#[utoipa::path(patch, path = "/coupon-templates/{id}", operation_id = "update_coupon_template", tag = "coupons", request_body = Object,
     params(("id" = Uuid, Path), crate::routes::IdempotencyKeyHeader),
     responses((status = 200, description = "The template as saved", body = TemplateView),
         (status = 403, description = "Outside the caller's scope", body = crate::error::Problem),
@@ -141,7 +141,7 @@ async fn update_template(
 
 /// Archive a coupon template (permission `coupons:write`): it issues no more coupons; coupons
 /// already issued stay usable. Archiving an archived template changes nothing.
-#[utoipa::path(post, path = "/coupon-templates/{id}/archive", tag = "coupons",
+#[utoipa::path(post, path = "/coupon-templates/{id}/archive", operation_id = "archive_coupon_template", tag = "coupons",
     params(("id" = Uuid, Path), crate::routes::IdempotencyKeyHeader),
     responses((status = 200, description = "The archived template", body = TemplateView),
         (status = 403, description = "Outside the caller's scope", body = crate::error::Problem),

@@ -25,6 +25,7 @@ use huiyuan_store::coupons::{self, CouponFilter, StoredCoupon};
 use huiyuan_store::{Session, utc_now};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -53,15 +54,16 @@ async fn views(
     let mut templates: BTreeMap<Uuid, CouponTemplate> = BTreeMap::new();
     let mut out = Vec::with_capacity(stored.len());
     for coupon in stored {
-        if !templates.contains_key(&coupon.template_id) {
-            let template = coupons::get_template(session, tenant, coupon.template_id)
-                .await?
-                .ok_or_else(|| ApiError::internal("a coupon without its template"))?;
-            templates.insert(coupon.template_id, template.template);
-        }
-        if let Some(template) = templates.get(&coupon.template_id) {
-            out.push(CouponView::new(vault, tenant, &coupon, template, now));
-        }
+        let template = match templates.entry(coupon.template_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => {
+                let stored = coupons::get_template(session, tenant, coupon.template_id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("a coupon without its template"))?;
+                slot.insert(stored.template)
+            }
+        };
+        out.push(CouponView::new(vault, tenant, &coupon, template, now));
     }
     Ok(out)
 }
@@ -89,7 +91,7 @@ pub struct IssuedView {
 /// named, all or nothing. Quotas hold under concurrency (409 `quota_exhausted`); with a
 /// `reference`, repeating the issue never gives a member a second coupon. Issuing to a segment is
 /// not available yet (422 on `segment_id`).
-#[utoipa::path(post, path = "/coupons/issue", tag = "coupons", request_body = IssueInput,
+#[utoipa::path(post, path = "/coupons/issue", operation_id = "issue_coupons", tag = "coupons", request_body = IssueInput,
     params(crate::routes::IdempotencyKeyHeader),
     responses((status = 201, description = "The coupons issued", body = IssuedView),
         (status = 403, description = "Missing permission, or the template is outside the caller's scope", body = crate::error::Problem),
@@ -123,7 +125,7 @@ pub struct ExpiringQuery {
 
 /// Available coupons expiring before `expiring_before`, of members the caller may see, by id —
 /// what a journey's "coupon expiring" trigger reads.
-#[utoipa::path(get, path = "/coupons", tag = "coupons", params(ExpiringQuery),
+#[utoipa::path(get, path = "/coupons", operation_id = "list_expiring_coupons", tag = "coupons", params(ExpiringQuery),
     responses((status = 200, description = "One page of coupons", body = PageBody<CouponView>),
         (status = 403, description = "Missing permission `coupons:read`", body = crate::error::Problem),
         (status = 422, description = "Missing or invalid `expiring_before`, or an invalid page request", body = crate::error::Problem)),
@@ -175,7 +177,7 @@ pub struct CouponDetail {
 
 /// A coupon by its code, typed (`7KQ2-M9XD-4TNB-E1WZ`, any case) or scanned (`C1.…`). Knowing
 /// the code is what a till needs; the coupon's member is shown by id only.
-#[utoipa::path(get, path = "/coupons/{code}", tag = "coupons", params(("code" = String, Path)),
+#[utoipa::path(get, path = "/coupons/{code}", operation_id = "get_coupon", tag = "coupons", params(("code" = String, Path)),
     responses((status = 200, description = "The coupon", body = CouponDetail),
         (status = 404, description = "No coupon has this code", body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -216,7 +218,7 @@ pub struct MemberCouponsQuery {
 }
 
 /// A member's coupons by state, by id.
-#[utoipa::path(get, path = "/members/{id}/coupons", tag = "coupons", params(("id" = Uuid, Path), MemberCouponsQuery),
+#[utoipa::path(get, path = "/members/{id}/coupons", operation_id = "list_member_coupons", tag = "coupons", params(("id" = Uuid, Path), MemberCouponsQuery),
     responses((status = 200, description = "One page of the member's coupons", body = PageBody<CouponView>),
         (status = 404, description = "No such member", body = crate::error::Problem),
         (status = 422, description = "Unknown state or invalid page request", body = crate::error::Problem)),

@@ -620,7 +620,7 @@ async fn redemptions_reverse_once_and_settlement_nets_them(db: TestDb) {
         journal::open_redemptions_for_order(&mut s, tenant, Uuid::now_v7(), Uuid::nil(), "T-1")
             .await
             .unwrap();
-    assert_eq!(open, [r1.clone()]);
+    assert_eq!(open, std::slice::from_ref(&r1));
     assert!(
         journal::mark_reversed(&mut s, tenant, r1.id, now, "refund")
             .await
