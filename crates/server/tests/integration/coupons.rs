@@ -19,6 +19,7 @@ on_both!(
     issue_validate_redeem_and_reverse,
     rules_issue_on_registration_tier_upgrade_and_birthday,
     a_full_refund_reverses_and_cross_format_redemptions_settle,
+    coupons_follow_a_merge_and_the_till_retry_is_replayed,
 );
 
 pub fn rfc3339(at: OffsetDateTime) -> String {
@@ -596,5 +597,78 @@ async fn a_full_refund_reverses_and_cross_format_redemptions_settle(app: &TestAp
             netted[0].redemptions
         ),
         (0, 0, 0)
+    );
+}
+
+async fn coupons_follow_a_merge_and_the_till_retry_is_replayed(app: &TestApp) {
+    let admin = app.admin_token().await;
+    let tpl = id(&app
+        .post("coupon-templates", &admin, cash_off("满100减20", None))
+        .await
+        .ok(201));
+    let (survivor, source) = (
+        member(app, &admin, "13800138000").await,
+        member(app, &admin, "13800138001").await,
+    );
+    issue(app, &admin, &tpl, &[&survivor]).await;
+    let code = issue(app, &admin, &tpl, &[&source]).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let merged = app
+        .post(
+            &format!("members/{survivor}/merge"),
+            &admin,
+            json!({ "source_member_id": source }),
+        )
+        .await
+        .ok(200);
+    assert_eq!(
+        app.list_all(&format!("members/{survivor}/coupons"), &admin, 10)
+            .await
+            .len(),
+        2
+    );
+    // Issuing to the merged id lands on the survivor.
+    let late = issue(app, &admin, &tpl, &[&source]).await;
+    assert_eq!(late[0]["member_id"].as_str(), Some(survivor.as_str()));
+    let coupon = app.get(&format!("coupons/{code}"), &admin).await.ok(200);
+    assert_eq!(coupon["member_id"].as_str(), Some(survivor.as_str()));
+
+    // A till retrying with the same Idempotency-Key gets the first answer replayed.
+    let body = json!({ "lines": [{ "sku": "A", "amount_fen": 10000 }], "order_ref": "T-9" });
+    let first = app
+        .post_once(
+            &format!("coupons/{code}/redeem"),
+            &admin,
+            "till-9",
+            body.clone(),
+        )
+        .await
+        .ok(201);
+    let replay = app
+        .post_once(&format!("coupons/{code}/redeem"), &admin, "till-9", body)
+        .await;
+    assert_eq!(
+        (replay.status, replay.header("idempotent-replayed")),
+        (201, "true")
+    );
+    assert_eq!(replay.body["redemption"]["id"], first["redemption"]["id"]);
+
+    // Undoing the merge takes the source's coupon back with it.
+    let undone = app
+        .post(
+            &format!("members/{survivor}/unmerge"),
+            &admin,
+            json!({ "merge_id": merged["merge_id"] }),
+        )
+        .await
+        .ok(200);
+    assert_eq!(undone["moved_back"]["coupons"], 1);
+    assert_eq!(
+        app.list_all(&format!("members/{source}/coupons"), &admin, 10)
+            .await
+            .len(),
+        1
     );
 }
