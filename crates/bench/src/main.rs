@@ -6,11 +6,15 @@
 //! `orders`: orders through the earning rules at saturation and at half load, beside the
 //! database's raw single-row transaction rate (see [`orders`]).
 //!
+//! `coupons`: N concurrent tills redeem distinct coupons (核销) through the API for a fixed time;
+//! prints redemptions per second and latency percentiles (see [`coupons`]).
+//!
 //! `writes`: N concurrent clients create channels and stores through the API for a fixed time;
 //! prints requests per second, latency percentiles, and counts every 5xx and every "database is
 //! locked" answer (both must be zero). The server runs in this process on a fresh database
 //! (SQLite in a temporary directory unless `--database-url` names PostgreSQL).
 
+mod coupons;
 mod import;
 mod orders;
 
@@ -59,6 +63,23 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Coupon redemptions (核销) through the API by concurrent tills.
+    Coupons {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Members the coupons are issued to.
+        #[arg(long, default_value_t = 1_000)]
+        members: usize,
+        /// Coupons issued before the run; the run stops early when they are all redeemed.
+        #[arg(long, default_value_t = 30_000)]
+        coupons: usize,
+        /// `postgres://…` to run against PostgreSQL (use a scratch database: the run adds rows); a
+        /// fresh SQLite database otherwise.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Bulk import of a synthetic legacy member file, then the same file again.
     Import {
         /// Rows in the generated file.
@@ -100,6 +121,22 @@ async fn main() -> anyhow::Result<()> {
                 members,
                 database_url,
             })
+            .await
+        }
+        Command::Coupons {
+            clients,
+            seconds,
+            members,
+            coupons,
+            database_url,
+        } => {
+            coupons::run(
+                clients,
+                Duration::from_secs(seconds),
+                members,
+                coupons,
+                database_url,
+            )
             .await
         }
         Command::Import {

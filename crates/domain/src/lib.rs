@@ -7,6 +7,8 @@
 //! - [`accounts`]: roles, staff accounts, API keys and the bearer token format.
 //! - [`audit`]: the append-only audit trail entry.
 //! - [`auth`]: permissions, roles, data scopes and the single access decision every handler uses.
+//! - [`coupons`]: coupon templates, applicability, the discount calculation over a cart, the
+//!   redemption state machine and typeable codes.
 //! - [`earning`]: earning rules — conditions, rates, multipliers, bonuses, caps, stacking — and the
 //!   accrual (with per-rule, per-line attribution) and explanation of an order.
 //! - [`ledger`]: points expiry policies and first-to-expire-first spending over lots.
@@ -19,6 +21,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod coupons;
 pub mod earning;
 pub mod identity;
 pub mod ids;

@@ -28,6 +28,9 @@ pub enum ErrorCode {
     RateLimited,
     Internal,
     Unavailable,
+    CouponNotApplicable,
+    CouponAlreadyUsed,
+    QuotaExhausted,
 }
 
 impl ErrorCode {
@@ -47,6 +50,9 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::CouponNotApplicable,
+        ErrorCode::CouponAlreadyUsed,
+        ErrorCode::QuotaExhausted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,20 +72,25 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::CouponNotApplicable => "coupon_not_applicable",
+            ErrorCode::CouponAlreadyUsed => "coupon_already_used",
+            ErrorCode::QuotaExhausted => "quota_exhausted",
         }
     }
 
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
-            ErrorCode::ValidationFailed | ErrorCode::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ErrorCode::ValidationFailed
+            | ErrorCode::IdempotencyKeyReused
+            | ErrorCode::CouponNotApplicable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::PermissionDenied | ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Conflict | ErrorCode::CouponAlreadyUsed | ErrorCode::QuotaExhausted => {
+                StatusCode::CONFLICT
+            }
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -107,6 +118,11 @@ impl ErrorCode {
             ErrorCode::RateLimited => "Too many attempts; try again later",
             ErrorCode::Internal => "Internal server error",
             ErrorCode::Unavailable => "The service is temporarily unavailable",
+            ErrorCode::CouponNotApplicable => {
+                "The coupon does not apply here; `errors[0].code` says why"
+            }
+            ErrorCode::CouponAlreadyUsed => "The coupon has already been redeemed",
+            ErrorCode::QuotaExhausted => "The template's issue quota is used up",
         }
     }
 }

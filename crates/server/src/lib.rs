@@ -8,12 +8,15 @@
 //! - [`error`]: the catalogue of stable error codes, rendered as problem+json.
 //! - [`tenancy`]: creating tenants and the first-start default tenant.
 //! - [`identity`]: member registration, views with masking, the profile-section registry.
+//! - [`coupons`]: coupon templates, issuing (also from other modules' transactions), rule-based
+//!   issue, validation, redemption (核销) with its journal, reversals and settlement records.
 //! - [`vault`]: the keyring — PII encryption at rest, blind indexes, member-code signing.
 //! - [`secrets`], [`limiter`], [`telemetry`], [`workers`]: passwords and tokens, login limiting,
 //!   logs and metrics, background jobs.
 
 pub mod app;
 pub mod config;
+pub mod coupons;
 pub mod error;
 pub mod extract;
 pub mod identity;

@@ -1296,6 +1296,9 @@ pub async fn refund(
             "the same refund is being posted concurrently; retry",
         ));
     }
+    if fully {
+        crate::coupons::on_order_refunded(m, &order).await?;
+    }
     let summary = json!({
         "external_refund_id": stored.external_refund_id, "amount_fen": amount_fen, "points_owed": points,
         "points_reversed": reversed, "unrecovered": unrecovered,

@@ -202,6 +202,9 @@ pub async fn on_qualifying_activity(
         let upgrade = ladder.on_activity(&state, total, m.now, &tz);
         changes.extend(upgrade.clone());
         if record(m, member, &stored, &changes).await? {
+            if let Some(change) = &upgrade {
+                crate::coupons::on_tier_upgrade(m, member, change).await?;
+            }
             return Ok(upgrade);
         }
     }

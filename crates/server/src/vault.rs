@@ -128,6 +128,8 @@ const BLIND_INDEX_BYTES: usize = 16;
 /// Bytes of HMAC kept in a member code: 80 bits, too many to guess within a code's lifetime.
 const CODE_TAG_BYTES: usize = 10;
 const CODE_PREFIX: &str = "M1";
+/// Prefix of coupon QR payloads.
+const COUPON_QR_PREFIX: &str = "C1";
 
 impl Vault {
     pub fn new(keyring: &Keyring) -> anyhow::Result<Self> {
@@ -281,6 +283,40 @@ impl Vault {
             return Err(VaultError::Expired);
         }
         Uuid::from_slice(&payload[..16]).map_err(|_| VaultError::Malformed)
+    }
+
+    /// The QR payload of a coupon code: `C1.<code>.<tag>`, the tag an HMAC of the tenant and the
+    /// code, so a till can tell a genuine coupon QR from a typed or forged one.
+    pub fn sign_coupon_code(&self, tenant: TenantId, code: &str) -> String {
+        let tag = self.coupon_tag(tenant, code);
+        format!("{COUPON_QR_PREFIX}.{code}.{}", URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The code a coupon QR payload carries, if its tag is genuine for this tenant.
+    pub fn verify_coupon_qr(&self, tenant: TenantId, payload: &str) -> Result<String, VaultError> {
+        let rest = payload
+            .trim()
+            .strip_prefix(COUPON_QR_PREFIX)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .ok_or(VaultError::Malformed)?;
+        let (code, tag) = rest.split_once('.').ok_or(VaultError::Malformed)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| VaultError::Malformed)?;
+        if constant_time_eq(&self.coupon_tag(tenant, code), &tag) {
+            Ok(code.to_owned())
+        } else {
+            Err(VaultError::Forged)
+        }
+    }
+
+    fn coupon_tag(&self, tenant: TenantId, code: &str) -> Vec<u8> {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.code_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(b"coupon-code\0");
+        mac.update(tenant.0.as_bytes());
+        mac.update(code.as_bytes());
+        mac.finalize().into_bytes()[..CODE_TAG_BYTES].to_vec()
     }
 
     fn code_tag(&self, tenant: TenantId, payload: &[u8]) -> Vec<u8> {

@@ -32,6 +32,7 @@ pub fn spawn(app: AppState) -> JoinHandle<()> {
                 Err(error) => tracing::warn!(?error, "points settlement failed"),
             }
             crate::rewards::birthday_tick(&settler, utc_now()).await;
+            crate::coupons::birthday_tick(&settler, utc_now()).await;
             if let Err(error) = crate::tiers::evaluate_due(&settler, utc_now()).await {
                 tracing::warn!(?error, "tier evaluation failed");
             }

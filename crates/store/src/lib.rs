@@ -3,6 +3,8 @@
 //! - [`backend`]: the pools and [`Session`], a read connection or a write transaction on either
 //!   database; every query is written once and runs on both.
 //! - [`tenants`], [`org`], [`auth`], [`audit`], [`idempotency`]: one module per capability.
+//! - [`coupons`], [`coupon_redemptions`]: coupon templates, issued coupons with their quota
+//!   counters, the redemption journal and cross-format settlement records.
 //! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
 //!   single-record checks apply the same rule.
 //!
@@ -12,6 +14,8 @@
 pub mod audit;
 pub mod auth;
 pub mod backend;
+pub mod coupon_redemptions;
+pub mod coupons;
 pub mod earning_rules;
 mod error;
 pub mod events;

@@ -49,6 +49,11 @@ pub const MEMBER_OWNED: &[MemberOwnedTable] = &[
         table: "rule_accruals",
         unique_per_member: &[],
     },
+    // Coupons follow their holder; the redemption journal belongs to the coupon, not the member.
+    MemberOwnedTable {
+        table: "coupons",
+        unique_per_member: &[],
+    },
     // The points ledger is not a plain row move: its balances are transferred by entries (see
     // the server's `ledger_merge`), so the journal only grows.
 ];

@@ -408,6 +408,7 @@ pub async fn register(
     m.audit("member.registered", "member", member_id, summary)
         .await?;
     crate::rewards::on_registered(m, member_id).await?;
+    crate::coupons::on_registered(m, member_id).await?;
     Ok(Registered::Created(member_id))
 }
 

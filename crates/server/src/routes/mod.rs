@@ -6,6 +6,9 @@ mod audit;
 mod auth;
 mod channels;
 pub mod common;
+mod coupon_redemptions;
+mod coupon_templates;
+mod coupons;
 mod earning_rules;
 mod events;
 mod formats;
@@ -48,6 +51,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "orders", description = "Orders, refunds, receipt claims and the accrual preview"),
         (name = "earning", description = "Earning rules and event rewards"),
         (name = "tiers", description = "The tier ladder and members' tiers"),
+        (name = "coupons", description = "Coupon templates, issuing, validation, redemption (核销) and reversals"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]
@@ -97,7 +101,10 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orders::router())
         .merge(earning_rules::router())
         .merge(events::router())
-        .merge(tiers::router());
+        .merge(tiers::router())
+        .merge(coupon_templates::router())
+        .merge(coupons::router())
+        .merge(coupon_redemptions::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(system::router())

@@ -11,6 +11,8 @@ mod support;
 
 mod auth;
 mod concurrency;
+mod coupon_scopes;
+mod coupons;
 mod databases;
 mod earning_rules;
 mod events;
