@@ -28,6 +28,10 @@ pub enum ErrorCode {
     RateLimited,
     Internal,
     Unavailable,
+    InsufficientPoints,
+    OutOfStock,
+    LimitReached,
+    NotEligible,
 }
 
 impl ErrorCode {
@@ -47,6 +51,10 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::InsufficientPoints,
+        ErrorCode::OutOfStock,
+        ErrorCode::LimitReached,
+        ErrorCode::NotEligible,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,20 +74,27 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::InsufficientPoints => "insufficient_points",
+            ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::NotEligible => "not_eligible",
         }
     }
 
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
-            ErrorCode::ValidationFailed | ErrorCode::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ErrorCode::ValidationFailed
+            | ErrorCode::IdempotencyKeyReused
+            | ErrorCode::InsufficientPoints
+            | ErrorCode::NotEligible => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::PermissionDenied | ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::Conflict | ErrorCode::OutOfStock | ErrorCode::LimitReached => {
+                StatusCode::CONFLICT
+            }
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -107,6 +122,10 @@ impl ErrorCode {
             ErrorCode::RateLimited => "Too many attempts; try again later",
             ErrorCode::Internal => "Internal server error",
             ErrorCode::Unavailable => "The service is temporarily unavailable",
+            ErrorCode::InsufficientPoints => "The member has too few usable points",
+            ErrorCode::OutOfStock => "Not enough stock is left",
+            ErrorCode::LimitReached => "The member has reached the limit for this item",
+            ErrorCode::NotEligible => "The member may not redeem this item now",
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`error`]: the catalogue of stable error codes, rendered as problem+json.
 //! - [`tenancy`]: creating tenants and the first-start default tenant.
 //! - [`identity`]: member registration, views with masking, the profile-section registry.
+//! - [`mall`]: the points mall — catalogue, redemptions in one transaction, fulfilment, cancellation.
 //! - [`vault`]: the keyring — PII encryption at rest, blind indexes, member-code signing.
 //! - [`secrets`], [`limiter`], [`telemetry`], [`workers`]: passwords and tokens, login limiting,
 //!   logs and metrics, background jobs.
@@ -20,6 +21,7 @@ pub mod identity;
 pub mod ledger;
 pub mod ledger_merge;
 pub mod limiter;
+pub mod mall;
 pub mod mutation;
 pub mod orders;
 pub mod rewards;

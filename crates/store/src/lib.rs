@@ -3,6 +3,7 @@
 //! - [`backend`]: the pools and [`Session`], a read connection or a write transaction on either
 //!   database; every query is written once and runs on both.
 //! - [`tenants`], [`org`], [`auth`], [`audit`], [`idempotency`]: one module per capability.
+//! - [`mall`]: the points mall — rewards with guarded stock, redemptions, per-member limit counters.
 //! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
 //!   single-record checks apply the same rule.
 //!
@@ -18,6 +19,7 @@ pub mod events;
 pub mod idempotency;
 pub mod keys;
 pub mod ledger;
+pub mod mall;
 pub mod members;
 pub mod merges;
 pub mod orders;

@@ -31,4 +31,8 @@ pub const SECTIONS: &[ProfileSection] = &[
         name: "points",
         load: crate::ledger::points_section,
     },
+    ProfileSection {
+        name: "mall",
+        load: crate::mall::mall_section,
+    },
 ];

@@ -17,6 +17,8 @@ mod member_privacy;
 mod members;
 mod orders;
 mod points;
+mod reward_redemptions;
+mod rewards;
 mod roles;
 mod staff;
 mod stores;
@@ -48,6 +50,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "orders", description = "Orders, refunds, receipt claims and the accrual preview"),
         (name = "earning", description = "Earning rules and event rewards"),
         (name = "tiers", description = "The tier ladder and members' tiers"),
+        (name = "mall", description = "The points mall: rewards catalogue, redemptions and their fulfilment"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]
@@ -97,7 +100,9 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orders::router())
         .merge(earning_rules::router())
         .merge(events::router())
-        .merge(tiers::router());
+        .merge(tiers::router())
+        .merge(rewards::router())
+        .merge(reward_redemptions::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(system::router())
