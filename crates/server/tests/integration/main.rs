@@ -20,6 +20,8 @@ mod idempotency;
 mod import;
 mod journey;
 mod loyalty_flow;
+mod mall;
+mod mall_fulfilment;
 mod member_codes;
 mod members;
 mod merge;
