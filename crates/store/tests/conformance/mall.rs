@@ -12,7 +12,7 @@ use huiyuan_store::mall::{
     PointsSource, RedemptionFilter, RewardFilter, StoredRedemption, StoredReward, limits,
     redemptions, rewards,
 };
-use huiyuan_store::utc_now;
+use huiyuan_store::{merges, utc_now};
 use std::collections::BTreeSet;
 use time::macros::datetime;
 use uuid::Uuid;
@@ -23,6 +23,7 @@ on_both!(
     concurrent_takers_never_take_more_than_the_stock,
     limit_counters_never_exceed_their_limit,
     redemption_states_change_only_from_the_state_read,
+    counters_and_redemptions_follow_a_merge,
 );
 
 fn spec(name: &str) -> RewardSpec {
@@ -290,4 +291,25 @@ async fn redemption_states_change_only_from_the_state_read(db: TestDb) {
     let summary = redemptions::member_summary(&mut s, tenant, member).await.unwrap();
     assert_eq!(summary.open, 2);
     assert_eq!(summary.last.map(|r| r.id), Some(second.id));
+}
+
+async fn counters_and_redemptions_follow_a_merge(db: TestDb) {
+    let tenant = seed_tenant(&db).await;
+    let (source, survivor, reward_id) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let made = redemption(source, None);
+    let mut w = db.write().await;
+    redemptions::insert(&mut w, tenant, &made).await.unwrap();
+    for member in [source, survivor] {
+        assert!(limits::take(&mut w, tenant, member, reward_id, "m2026-11", 1, 5).await.unwrap());
+    }
+    assert!(limits::take(&mut w, tenant, source, reward_id, "total", 2, 5).await.unwrap());
+    let moved = merges::move_member_owned(&mut w, tenant, source, survivor).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(moved["reward_redemptions"], [made.id]);
+    assert_eq!(moved["reward_limit_counters"].len(), 1, "only the counter the survivor lacked moves");
+    let mut s = db.read().await;
+    assert_eq!(redemptions::get(&mut s, tenant, made.id).await.unwrap().unwrap().member_id, survivor);
+    assert_eq!(limits::used(&mut s, tenant, survivor, reward_id, "total").await.unwrap(), 2);
+    assert_eq!(limits::used(&mut s, tenant, survivor, reward_id, "m2026-11").await.unwrap(), 1);
+    assert_eq!(limits::used(&mut s, tenant, source, reward_id, "m2026-11").await.unwrap(), 1);
 }
