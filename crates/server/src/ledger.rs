@@ -283,6 +283,19 @@ pub async fn settle_member(m: &mut Mutation, member: Uuid) -> ApiResult<(i64, i6
                 && ledger::release_pending(&mut m.session, m.tenant, member, lot.remaining, m.now)
                     .await?
             {
+                // Points owed from an overdraft are repaid from the released lot first, as
+                // from a new lot in `earn`.
+                let after = ledger::balance(&mut m.session, m.tenant, member)
+                    .await?
+                    .available;
+                let owed = (lot.remaining - after).max(0).min(lot.remaining);
+                if owed > 0
+                    && !ledger::draw_lot(&mut m.session, m.tenant, member, lot.id, owed).await?
+                {
+                    return Err(ApiError::internal(
+                        "a released lot changed under its balance",
+                    ));
+                }
                 let posting = Posting {
                     reason: "return window ended".to_owned(),
                     ..posting
@@ -479,6 +492,8 @@ pub async fn clawback(
             unrecovered: 0,
         });
     }
+    // A member whose points all moved away (a merge) may have no balance row to overdraw.
+    ledger::ensure_balance(&mut m.session, m.tenant, member, m.now).await?;
     // Due lots first, so an expired lot is not drawn and a released one counts as available.
     settle_member(m, member).await?;
     let counter = issuance_account(posting.format_id);

@@ -752,9 +752,16 @@ async fn evaluate_order(
     facts: &OrderFacts,
     tz: &jiff::tz::TimeZone,
 ) -> ApiResult<Evaluation> {
-    let rules = earning_rules::enabled_rules(session, tenant).await?;
+    let mut rules = earning_rules::enabled_rules(session, tenant).await?;
+    let mut member_facts = MemberFacts::default();
+    if let Some(member) = member {
+        let (level, benefit) =
+            crate::tiers::earning_tier(session, tenant, member, facts.format_id).await?;
+        member_facts.tier_code = level;
+        rules.extend(benefit);
+    }
     let context = context(session, tenant, member, &rules, facts.occurred_at, tz).await?;
-    Ok(evaluate(&rules, facts, &MemberFacts::default(), &context))
+    Ok(evaluate(&rules, facts, &member_facts, &context))
 }
 
 /// Accrues a member's order: evaluates it as of its own time, posts the points from the issuing

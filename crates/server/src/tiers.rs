@@ -16,13 +16,14 @@ use crate::identity::sections::SectionFuture;
 use crate::mutation::Mutation;
 use crate::state::AppState;
 use huiyuan_domain::auth::Actor;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::earning::{EarningRule, tier_benefit_rule};
+use huiyuan_domain::ids::{FormatId, TenantId};
 use huiyuan_domain::tiers::{
     Basis, ChangeReason, EffectiveBenefits, Override, TierChange, TierLadder, TierProgress,
     TierState,
 };
 use huiyuan_store::tiers::{self as store, StoredChange, StoredTier};
-use huiyuan_store::{Session, StoreResult, members, tenants, utc_now};
+use huiyuan_store::{Session, StoreResult, members, org, tenants, utc_now};
 use jiff::tz::TimeZone;
 use serde::Serialize;
 use serde_json::json;
@@ -202,6 +203,31 @@ pub async fn on_qualifying_activity(
         changes.extend(upgrade.clone());
         if record(m, member, &stored, &changes).await? {
             return Ok(upgrade);
+        }
+    }
+    Err(raced())
+}
+
+/// After `source` was merged into `survivor` in `m` (合并取高): the survivor keeps the better
+/// computed level of the two, and — its tier total now counting the alias's tier points too (see
+/// [`store::alias_family`]) — upgrades further when the combined total reaches a higher level.
+/// Undoing the merge leaves the level to the next evaluation, like a refund does: no flapping.
+pub async fn on_merge(m: &mut Mutation, survivor: Uuid, source: Uuid) -> ApiResult<()> {
+    let Some(ladder) = ladder(&mut m.session, m.tenant).await? else {
+        return Ok(());
+    };
+    let Some(source_state) = current_state(&mut m.session, m.tenant, &ladder, source).await? else {
+        return Ok(());
+    };
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = placed(m, &ladder, survivor).await?;
+        let changes: Vec<TierChange> = ladder
+            .merge(&stored.state, &source_state, m.now)
+            .into_iter()
+            .collect();
+        if record(m, survivor, &stored, &changes).await? {
+            on_qualifying_activity(m, survivor).await?;
+            return Ok(());
         }
     }
     Err(raced())
@@ -393,6 +419,34 @@ pub async fn effective_level_code(
     Ok(ladder
         .effective_level(&state, utc_now())
         .map(|level| level.code.clone()))
+}
+
+/// What earning needs of a member's tier for an order in `format`: the level code (for rules with
+/// a tier condition) and the level's earning multiplier in that format as a rule (see
+/// [`tier_benefit_rule`]). Nothing when the tenant has no ladder.
+pub async fn earning_tier(
+    session: &mut Session,
+    tenant: TenantId,
+    member: Uuid,
+    format: FormatId,
+) -> ApiResult<(Option<String>, Option<EarningRule>)> {
+    let Some(ladder) = ladder(session, tenant).await? else {
+        return Ok((None, None));
+    };
+    let Some(state) = current_state(session, tenant, &ladder, member).await? else {
+        return Ok((None, None));
+    };
+    let now = utc_now();
+    let Some(level) = ladder.effective_level(&state, now).map(|l| l.code.clone()) else {
+        return Ok((None, None));
+    };
+    let format_code = org::get_format(session, tenant, format)
+        .await?
+        .map(|f| f.code.as_str().to_owned());
+    let rule = ladder
+        .effective_benefits(&state, now, format_code.as_deref())
+        .and_then(|benefits| tier_benefit_rule(&level, benefits.earning_multiplier_permille));
+    Ok((Some(level), rule))
 }
 
 /// Progress towards the next level and towards keeping the current one.

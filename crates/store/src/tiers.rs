@@ -318,6 +318,40 @@ pub async fn recent_changes(
 
 // ---- qualifying totals ----
 
+/// `member` and every member merged into it, directly or through a chain of merges: points
+/// entries stay with the member that earned them (the journal only grows), so tier totals sum
+/// over the whole family; undoing a merge takes the alias, and its tier points, out again.
+pub async fn alias_family(
+    s: &mut Session,
+    tenant: TenantId,
+    member: Uuid,
+) -> StoreResult<Vec<Uuid>> {
+    let mut family = vec![member];
+    let mut generation = vec![member];
+    // Bounded: each round follows one link of a chain, and chains are short.
+    for _ in 0..MAX_ALIAS_DEPTH {
+        let next: Vec<Uuid> = on_backend!(s, c => {
+            let mut query = QueryBuilder::new("SELECT id FROM members WHERE tenant_id = ");
+            query.push_bind(tenant.0).push(" AND merged_into IN (");
+            let mut ids = query.separated(", ");
+            for id in &generation {
+                ids.push_bind(*id);
+            }
+            query.push(") AND status = 'merged'");
+            query.build_query_scalar().fetch_all(&mut *c).await
+        })?;
+        if next.is_empty() {
+            break;
+        }
+        family.extend(&next);
+        generation = next;
+    }
+    Ok(family)
+}
+
+/// Most links of a merge chain followed when summing a family's tier points.
+const MAX_ALIAS_DEPTH: usize = 16;
+
 /// Tier points the member earned in `[from, until)`: qualifying credits to the member's accounts
 /// ([`QUALIFYING_KINDS`]) less claw-backs. Spending, expiring or adjusting redeemable points
 /// does not enter the sum, so they never cost a tier.
@@ -328,6 +362,7 @@ pub async fn tier_points_between(
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> StoreResult<i64> {
+    let family = alias_family(s, tenant, member).await?;
     let total: i64 = on_backend!(s, c => {
         let mut query = QueryBuilder::new(
             "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account LIKE 'member.%' AND kind IN (");
@@ -337,8 +372,12 @@ pub async fn tier_points_between(
         }
         query.push(") THEN amount WHEN debit_account LIKE 'member.%' AND kind = ").push_bind(CLAWBACK_KIND);
         query.push(" THEN -amount ELSE 0 END), 0) AS BIGINT) FROM points_entries WHERE tenant_id = ").push_bind(tenant.0);
-        query.push(" AND member_id = ").push_bind(member);
-        query.push(" AND created_at >= ").push_bind(Ts(from)).push(" AND created_at < ").push_bind(Ts(until));
+        query.push(" AND member_id IN (");
+        let mut ids = query.separated(", ");
+        for id in &family {
+            ids.push_bind(*id);
+        }
+        query.push(") AND created_at >= ").push_bind(Ts(from)).push(" AND created_at < ").push_bind(Ts(until));
         query.build_query_scalar().fetch_one(&mut *c).await
     })?;
     Ok(total)

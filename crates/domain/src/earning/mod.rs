@@ -11,6 +11,8 @@
 //!   ([`points_for_lines`]).
 //! - [`explain`]: the per-rule report of a dry run (`POST /orders/preview`).
 //! - [`validate`]: the limits a saved rule must keep.
+//! - [`tier_benefit`]: the member's tier earning multiplier as one more (lowest-priority,
+//!   additive) multiplier rule.
 //!
 //! # Semantics
 //!
@@ -71,6 +73,7 @@ pub mod explain;
 pub mod facts;
 mod matching;
 pub mod rule;
+pub mod tier_benefit;
 pub mod validate;
 
 #[cfg(test)]
@@ -87,3 +90,4 @@ pub use rule::{
     CapPeriod, Caps, Conditions, DateRange, EarningRule, EarningRuleInput, Effect, PeriodCap,
     Stacking, TimeOfDayRange,
 };
+pub use tier_benefit::{TIER_BENEFIT_RULE_ID, tier_benefit_rule};

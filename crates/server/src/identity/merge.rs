@@ -301,6 +301,7 @@ pub async fn merge(
     };
     merges::insert_merge(&mut m.session, m.tenant, &log).await?;
     crate::ledger_merge::merge_points(m, merge_id, source.id, survivor.id).await?;
+    crate::tiers::on_merge(m, survivor.id, source.id).await?;
     let moved: BTreeMap<String, usize> = log
         .moved
         .iter()
