@@ -17,7 +17,9 @@ pub mod eligibility;
 pub mod redemption;
 pub mod reward;
 
-pub use eligibility::{Eligibility, Ineligible, MemberFacts, TOTAL_KEY, limit_counters, period_key};
+pub use eligibility::{
+    Eligibility, Ineligible, MemberFacts, TOTAL_KEY, limit_counters, period_key,
+};
 pub use redemption::{
     Action, Delivery, DeliveryMethod, InvalidTransition, RedemptionState, ShippingAddress,
     initial_state, is_open, next_state,

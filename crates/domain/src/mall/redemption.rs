@@ -146,8 +146,12 @@ impl ShippingAddress {
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Delivery {
     /// Collect at (or be served in) this store.
-    Collect { store_id: StoreId },
-    Ship { address: ShippingAddress },
+    Collect {
+        store_id: StoreId,
+    },
+    Ship {
+        address: ShippingAddress,
+    },
     None,
 }
 

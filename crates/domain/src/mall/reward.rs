@@ -72,7 +72,10 @@ pub struct PeriodLimit {
 /// Who supplies a reward, for the revenue split: a merchant store, a format, or the group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Supplier {
-    Store { store_id: StoreId, format_id: FormatId },
+    Store {
+        store_id: StoreId,
+        format_id: FormatId,
+    },
     Format(FormatId),
     Group,
 }
@@ -284,7 +287,13 @@ impl RewardSpec {
         }
         check_range(&mut errors, "points", self.points, 1, MAX_POINTS);
         check_range(&mut errors, "cash_fen", self.cash_fen, 0, MAX_CASH_FEN);
-        check_range(&mut errors, "max_quantity", self.max_quantity, 1, MAX_QUANTITY);
+        check_range(
+            &mut errors,
+            "max_quantity",
+            self.max_quantity,
+            1,
+            MAX_QUANTITY,
+        );
         self.check_kind(&mut errors);
         if let (Some(from), Some(until)) = (self.available_from, self.available_until)
             && until <= from

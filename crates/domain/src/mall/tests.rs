@@ -239,15 +239,9 @@ fn limit_periods_follow_the_shanghai_calendar() {
         period_key(LimitPeriod::Day, at, &tz).unwrap(),
         "d2026-12-01"
     );
-    assert_eq!(
-        period_key(LimitPeriod::Month, at, &tz).unwrap(),
-        "m2026-12"
-    );
+    assert_eq!(period_key(LimitPeriod::Month, at, &tz).unwrap(), "m2026-12");
     assert_eq!(period_key(LimitPeriod::Year, at, &tz).unwrap(), "y2026");
-    assert_eq!(
-        period_key(LimitPeriod::Week, at, &tz).unwrap(),
-        "w2026-W49"
-    );
+    assert_eq!(period_key(LimitPeriod::Week, at, &tz).unwrap(), "w2026-W49");
     // 2027-01-01 (a Friday) belongs to ISO week 53 of 2026.
     assert_eq!(
         period_key(LimitPeriod::Week, datetime!(2027-01-01 04:00 UTC), &tz).unwrap(),
@@ -298,11 +292,7 @@ fn deliveries_must_suit_the_reward() {
         .parse_for(RewardKind::Goods, Some(Fulfilment::Collect))
         .unwrap_err();
     assert_eq!(errors.0[0].code, "invalid_for_reward");
-    assert!(
-        Delivery::None
-            .parse_for(RewardKind::Service, None)
-            .is_ok()
-    );
+    assert!(Delivery::None.parse_for(RewardKind::Service, None).is_ok());
     assert!(
         Delivery::None
             .parse_for(RewardKind::Goods, Some(Fulfilment::ShipOrCollect))

@@ -9,11 +9,11 @@ use crate::mutation::Mutation;
 use crate::routes::common::writable;
 use huiyuan_domain::auth::{Principal, RecordClass};
 use huiyuan_domain::ids::FormatId;
+use huiyuan_domain::ids::TenantId;
 use huiyuan_domain::mall::{RewardKind, RewardPatch, RewardSpec};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::mall::{StoredReward, rewards};
 use huiyuan_store::{Session, org};
-use huiyuan_domain::ids::TenantId;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -161,10 +161,12 @@ pub async fn update(
         (Some(false), delta) if before.stock.is_none() => {
             let units = delta.unwrap_or(0);
             if units < 0 {
-                return Err(
-                    FieldError::new("stock_delta", "out_of_range", "a new stock starts at 0 or more")
-                        .into(),
-                );
+                return Err(FieldError::new(
+                    "stock_delta",
+                    "out_of_range",
+                    "a new stock starts at 0 or more",
+                )
+                .into());
             }
             rewards::set_stock_mode(&mut m.session, m.tenant, id, Some(units), m.now).await?;
         }

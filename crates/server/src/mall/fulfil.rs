@@ -97,7 +97,11 @@ pub async fn act(
         .map_err(|_| ApiError::internal("stored delivery method"))?;
     permitted(caller, action, state)?;
     let next = next_state(state, action, method).map_err(|invalid| ApiError {
-        errors: vec![FieldError::new("state", "invalid_transition", invalid.to_string())],
+        errors: vec![FieldError::new(
+            "state",
+            "invalid_transition",
+            invalid.to_string(),
+        )],
         ..ApiError::with_detail(ErrorCode::Conflict, invalid.to_string())
     })?;
     let mut after = before.clone();
@@ -128,9 +132,13 @@ pub async fn act(
                 .into());
             }
             if let Some(store) = store
-                && org::get_store(&mut m.session, m.tenant, huiyuan_domain::ids::StoreId(store))
-                    .await?
-                    .is_none()
+                && org::get_store(
+                    &mut m.session,
+                    m.tenant,
+                    huiyuan_domain::ids::StoreId(store),
+                )
+                .await?
+                .is_none()
             {
                 return Err(FieldError::new("store_id", "not_found", "no such store").into());
             }
@@ -164,9 +172,10 @@ pub async fn act(
 
 /// Returns what a cancelled redemption took: points, stock, limit counters.
 async fn give_back(m: &mut Mutation, r: &StoredRedemption) -> ApiResult<()> {
-    let spend = huiyuan_store::ledger::entry_by_natural_key(&mut m.session, m.tenant, &spend_key(r.id))
-        .await?
-        .ok_or_else(|| ApiError::internal("a redemption without its spend entry"))?;
+    let spend =
+        huiyuan_store::ledger::entry_by_natural_key(&mut m.session, m.tenant, &spend_key(r.id))
+            .await?
+            .ok_or_else(|| ApiError::internal("a redemption without its spend entry"))?;
     let tz = crate::tiers::zone(&mut m.session, m.tenant).await?;
     let posting = Posting {
         format_id: spend.format_id,
@@ -182,8 +191,15 @@ async fn give_back(m: &mut Mutation, r: &StoredRedemption) -> ApiResult<()> {
         rewards::add_stock(&mut m.session, m.tenant, r.reward_id, r.quantity, m.now).await?;
     }
     for key in &r.limit_keys {
-        limits::give_back(&mut m.session, m.tenant, r.member_id, r.reward_id, key, r.quantity)
-            .await?;
+        limits::give_back(
+            &mut m.session,
+            m.tenant,
+            r.member_id,
+            r.reward_id,
+            key,
+            r.quantity,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -18,7 +18,9 @@ use huiyuan_domain::mall::{
 };
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::ledger::Entry;
-use huiyuan_store::mall::{PointsSource, StoredRedemption, StoredReward, limits, redemptions, rewards};
+use huiyuan_store::mall::{
+    PointsSource, StoredRedemption, StoredReward, limits, redemptions, rewards,
+};
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::{Session, org};
 use serde::Deserialize;
@@ -135,7 +137,17 @@ async fn take_stock_and_limits(
         .ok_or_else(|| ApiError::internal("the current instant is outside the calendar"))?;
     let mut keys = Vec::new();
     for (key, limit) in counters {
-        if !limits::take(&mut m.session, m.tenant, member, reward.id, &key, quantity, limit).await? {
+        if !limits::take(
+            &mut m.session,
+            m.tenant,
+            member,
+            reward.id,
+            &key,
+            quantity,
+            limit,
+        )
+        .await?
+        {
             let used = limits::used(&mut m.session, m.tenant, member, reward.id, &key).await?;
             let span = if key == huiyuan_domain::mall::TOTAL_KEY {
                 "in all".to_owned()
@@ -143,7 +155,11 @@ async fn take_stock_and_limits(
                 format!("in period {key}")
             };
             return Err(ApiError {
-                errors: vec![FieldError::new("quantity", "limit_reached", used.to_string())],
+                errors: vec![FieldError::new(
+                    "quantity",
+                    "limit_reached",
+                    used.to_string(),
+                )],
                 ..ApiError::with_detail(
                     ErrorCode::LimitReached,
                     format!("at most {limit} per member {span}; {used} already redeemed"),
@@ -286,9 +302,9 @@ pub async fn redeem(
     let (entry, points_account) = spend_points(m, spec, member.id, id, points).await?;
     let points_sources = sources(m, &entry).await?;
     let shipping_enc = match &delivery {
-        Delivery::Ship { address } => Some(
-            vault.seal(&serde_json::to_string(address).map_err(ApiError::internal)?),
-        ),
+        Delivery::Ship { address } => {
+            Some(vault.seal(&serde_json::to_string(address).map_err(ApiError::internal)?))
+        }
         _ => None,
     };
     let state = initial_state(spec.kind);

@@ -125,7 +125,9 @@ async fn member_redemptions(
     require_read(&caller)?;
     let member = {
         let mut session = app.store.read().await?;
-        visible_member(&mut session, &caller, id, Access::Read).await?.0
+        visible_member(&mut session, &caller, id, Access::Read)
+            .await?
+            .0
     };
     let filter = RedemptionFilter {
         member_id: Some(member.id),

@@ -104,11 +104,16 @@ async fn create_reward(
     } = command;
     caller.require(Permission::MallWrite)?;
     // `stock` is not part of the configuration; the rest must be a valid `RewardSpec`.
-    let stock = match body.as_object_mut().and_then(|object| object.remove("stock")) {
+    let stock = match body
+        .as_object_mut()
+        .and_then(|object| object.remove("stock"))
+    {
         None | Some(serde_json::Value::Null) => None,
-        Some(value) => Some(parse_json::<i64>(value.to_string().as_bytes()).map_err(|_| {
-            ApiError::invalid_field("stock", "invalid_value", "must be an integer, or null")
-        })?),
+        Some(value) => Some(
+            parse_json::<i64>(value.to_string().as_bytes()).map_err(|_| {
+                ApiError::invalid_field("stock", "invalid_value", "must be an integer, or null")
+            })?,
+        ),
     };
     let spec: RewardSpec = parse_json(body.to_string().as_bytes())?;
     spec.validate()?;

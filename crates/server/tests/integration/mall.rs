@@ -204,7 +204,10 @@ async fn restock_and_archive_never_overwrite_the_stock(app: &TestApp) {
         .patch(&path, &admin, json!({ "stock_delta": 7, "points": 120 }))
         .await
         .ok(200);
-    assert_eq!((patched["stock"].as_i64(), patched["points"].as_i64()), (Some(10), Some(120)));
+    assert_eq!(
+        (patched["stock"].as_i64(), patched["points"].as_i64()),
+        (Some(10), Some(120))
+    );
     app.patch(&path, &admin, json!({ "stock_delta": -11 }))
         .await
         .problem(409, "out_of_stock");
@@ -217,7 +220,11 @@ async fn restock_and_archive_never_overwrite_the_stock(app: &TestApp) {
         .await
         .problem(422, "validation_failed");
     let limited = app
-        .patch(&path, &admin, json!({ "unlimited_stock": false, "stock_delta": 4 }))
+        .patch(
+            &path,
+            &admin,
+            json!({ "unlimited_stock": false, "stock_delta": 4 }),
+        )
         .await
         .ok(200);
     assert_eq!(limited["stock"], 4);
@@ -250,8 +257,15 @@ async fn restock_and_archive_never_overwrite_the_stock(app: &TestApp) {
     app.post(&format!("{path}/restore"), &admin, json!({}))
         .await
         .ok(200);
-    let audit = app.get("audit-log?action=reward.updated", &admin).await.ok(200);
-    assert_eq!(audit["items"].as_array().unwrap().len(), 3, "three patches succeeded");
+    let audit = app
+        .get("audit-log?action=reward.updated", &admin)
+        .await
+        .ok(200);
+    assert_eq!(
+        audit["items"].as_array().unwrap().len(),
+        3,
+        "three patches succeeded"
+    );
 }
 
 async fn a_redemption_takes_stock_limit_and_points_once(app: &TestApp) {
@@ -267,23 +281,42 @@ async fn a_redemption_takes_stock_limit_and_points_once(app: &TestApp) {
     let path = format!("rewards/{}/redemptions", id(&bag));
     let request = json!({ "member_id": m, "delivery": { "method": "collect", "store_id": id(&store) },
         "cash_payment_reference": "wxpay-1" });
-    let first = app.post_once(&path, &admin, "redeem-1", request.clone()).await;
+    let first = app
+        .post_once(&path, &admin, "redeem-1", request.clone())
+        .await;
     assert_eq!(first.header("idempotent-replayed"), "");
     let first = first.ok(201);
     assert_eq!(
-        (first["state"].as_str(), first["points"].as_i64(), first["cash_fen"].as_i64()),
+        (
+            first["state"].as_str(),
+            first["points"].as_i64(),
+            first["cash_fen"].as_i64()
+        ),
         (Some("pending"), Some(300), Some(990))
     );
     assert_eq!(first["spending_format_id"], json!(id(&format)));
-    assert_eq!(first["points_account"], format!("redemption:{}", id(&format)));
-    assert_eq!(first["points_sources"], json!([{ "format_id": null, "points": 300 }]));
-    let retry = app.post_once(&path, &admin, "redeem-1", request.clone()).await;
+    assert_eq!(
+        first["points_account"],
+        format!("redemption:{}", id(&format))
+    );
+    assert_eq!(
+        first["points_sources"],
+        json!([{ "format_id": null, "points": 300 }])
+    );
+    let retry = app
+        .post_once(&path, &admin, "redeem-1", request.clone())
+        .await;
     assert_eq!(retry.header("idempotent-replayed"), "true");
-    assert_eq!(id(&retry.ok(201)), id(&first), "a retry answers the same redemption");
+    assert_eq!(
+        id(&retry.ok(201)),
+        id(&first),
+        "a retry answers the same redemption"
+    );
     assert_eq!(available(app, &admin, &m).await, 700);
     assert_eq!(stock_of(app, &admin, &bag).await, 4);
 
-    let no_cash = json!({ "member_id": m, "delivery": { "method": "collect", "store_id": id(&store) } });
+    let no_cash =
+        json!({ "member_id": m, "delivery": { "method": "collect", "store_id": id(&store) } });
     app.post(&path, &admin, no_cash)
         .await
         .problem(422, "validation_failed");
@@ -292,7 +325,10 @@ async fn a_redemption_takes_stock_limit_and_points_once(app: &TestApp) {
         .post(&path, &admin, request.clone())
         .await
         .problem(409, "limit_reached");
-    assert!(limited["detail"].as_str().unwrap().contains("at most 2"), "{limited}");
+    assert!(
+        limited["detail"].as_str().unwrap().contains("at most 2"),
+        "{limited}"
+    );
     assert_eq!(available(app, &admin, &m).await, 400);
     assert_eq!(stock_of(app, &admin, &bag).await, 3);
 
@@ -303,7 +339,10 @@ async fn a_redemption_takes_stock_limit_and_points_once(app: &TestApp) {
         .await
         .ok(200);
     assert_eq!(
-        (cancelled["state"].as_str(), cancelled["cash_refund_due_fen"].as_i64()),
+        (
+            cancelled["state"].as_str(),
+            cancelled["cash_refund_due_fen"].as_i64()
+        ),
         (Some("cancelled"), Some(990))
     );
     app.post(&cancel, &admin, json!({}))
@@ -324,7 +363,10 @@ async fn a_redemption_takes_stock_limit_and_points_once(app: &TestApp) {
         "the points went back into the lot they came from"
     );
     assert_eq!(items[3]["points"], 300);
-    let audit = app.get("audit-log?action=reward.redeemed", &admin).await.ok(200);
+    let audit = app
+        .get("audit-log?action=reward.redeemed", &admin)
+        .await
+        .ok(200);
     assert_eq!(audit["items"].as_array().unwrap().len(), 3);
     assert_verifies(app).await;
 }
@@ -342,7 +384,10 @@ async fn too_few_points_take_nothing(app: &TestApp) {
         .post(&path, &admin, request.clone())
         .await
         .problem(422, "insufficient_points");
-    assert!(problem["detail"].as_str().unwrap().contains("4999"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("4999"),
+        "{problem}"
+    );
     assert_eq!(available(app, &admin, &m).await, 4999);
     assert_eq!(stock_of(app, &admin, &case).await, 3);
     assert!(
@@ -368,10 +413,14 @@ async fn tier_only_rewards_and_time_windows_are_enforced(app: &TestApp) {
         "levels": [
             { "code": "normal", "name": "普通", "threshold": 0, "retention": 0, "benefits": { "earning_multiplier_permille": 1000, "discount_permille": 1000 } },
             { "code": "gold", "name": "金卡", "threshold": 5000, "retention": 3000, "benefits": { "earning_multiplier_permille": 1000, "discount_permille": 1000 } } ] });
-    crate::support::send(app.request(reqwest::Method::PUT, "tiers", &admin).json(&ladder))
-        .await
-        .ok(200);
-    let mut body = json!({ "kind": "service", "name": "贵宾厅", "points": 100, "min_tier_code": "gold" });
+    crate::support::send(
+        app.request(reqwest::Method::PUT, "tiers", &admin)
+            .json(&ladder),
+    )
+    .await
+    .ok(200);
+    let mut body =
+        json!({ "kind": "service", "name": "贵宾厅", "points": 100, "min_tier_code": "gold" });
     let lounge = reward(app, &admin, body.clone()).await;
     let m = member_with_points(app, &admin, "13800138000", 1000).await;
     let path = format!("rewards/{}/redemptions", id(&lounge));
@@ -387,7 +436,10 @@ async fn tier_only_rewards_and_time_windows_are_enforced(app: &TestApp) {
     )
     .await
     .ok(200);
-    let served = app.post(&path, &admin, json!({ "member_id": m })).await.ok(201);
+    let served = app
+        .post(&path, &admin, json!({ "member_id": m }))
+        .await
+        .ok(201);
     assert_eq!(served["delivery"]["method"], "none");
     body["min_tier_code"] = Value::Null;
     body["available_from"] = json!("2099-01-01T00:00:00Z");
@@ -402,7 +454,11 @@ async fn tier_only_rewards_and_time_windows_are_enforced(app: &TestApp) {
         .problem(422, "not_eligible");
     assert_eq!(problem["errors"][0]["code"], "not_yet_available");
     let available_now = app.list_all("rewards?available=true", &admin, 5).await;
-    assert_eq!(available_now.len(), 1, "the future reward is not listed as available");
+    assert_eq!(
+        available_now.len(),
+        1,
+        "the future reward is not listed as available"
+    );
     let quantity = app
         .post(&path, &admin, json!({ "member_id": m, "quantity": 11 }))
         .await
@@ -442,8 +498,10 @@ async fn parallel_redemptions_never_oversell(app: &TestApp) {
     }
     let bodies = members
         .iter()
-        .map(|m| json!({ "member_id": m, "delivery": { "method": "ship", "address": {
-            "recipient": "张三", "phone": "13800138000", "address": "南京东路1号" } } }))
+        .map(|m| {
+            json!({ "member_id": m, "delivery": { "method": "ship", "address": {
+            "recipient": "张三", "phone": "13800138000", "address": "南京东路1号" } } })
+        })
         .collect();
     let path = format!("rewards/{}/redemptions", id(&cup));
     let statuses = fire(app, &admin, &path, bodies).await;
@@ -462,9 +520,17 @@ async fn parallel_redemptions_never_oversell(app: &TestApp) {
     for m in &members {
         total += available(app, &admin, m).await;
     }
-    assert_eq!(total, 50 * 1000 - 10 * 100, "exactly ten redemptions were paid");
+    assert_eq!(
+        total,
+        50 * 1000 - 10 * 100,
+        "exactly ten redemptions were paid"
+    );
     let redemptions = app
-        .list_all(&format!("reward-redemptions?reward_id={}", id(&cup)), &admin, 7)
+        .list_all(
+            &format!("reward-redemptions?reward_id={}", id(&cup)),
+            &admin,
+            7,
+        )
         .await;
     assert_eq!(redemptions.len(), 10);
     assert_verifies(app).await;

@@ -53,9 +53,13 @@ async fn a_shipment_moves_through_its_states_with_the_address_masked(app: &TestA
     app.post(&format!("{path}/collect"), &clerk, json!({}))
         .await
         .problem(409, "conflict");
-    app.post(&format!("{path}/ship"), &clerk, json!({ "carrier": "顺丰" }))
-        .await
-        .problem(422, "validation_failed");
+    app.post(
+        &format!("{path}/ship"),
+        &clerk,
+        json!({ "carrier": "顺丰" }),
+    )
+    .await
+    .problem(422, "validation_failed");
     let shipped = app
         .post(
             &format!("{path}/ship"),
@@ -83,7 +87,11 @@ async fn a_shipment_moves_through_its_states_with_the_address_masked(app: &TestA
     assert_eq!(section["open_redemptions"], 0);
     assert_eq!(section["last_redemption"]["state"], "completed");
     let listed = app
-        .list_all(&format!("members/{m}/reward-redemptions?state=completed"), &admin, 5)
+        .list_all(
+            &format!("members/{m}/reward-redemptions?state=completed"),
+            &admin,
+            5,
+        )
         .await;
     assert_eq!(listed.len(), 1);
 
@@ -111,9 +119,13 @@ async fn a_collection_is_handed_over_at_the_chosen_store(app: &TestApp) {
     let umbrella = reward(app, &admin, body).await;
     let m = member_with_points(app, &admin, "13800138000", 1000).await;
     let path = format!("rewards/{}/redemptions", id(&umbrella));
-    app.post(&path, &admin, json!({ "member_id": m, "delivery": ship_to() }))
-        .await
-        .problem(422, "validation_failed");
+    app.post(
+        &path,
+        &admin,
+        json!({ "member_id": m, "delivery": ship_to() }),
+    )
+    .await
+    .problem(422, "validation_failed");
     let made = app
         .post(
             &path,
@@ -143,7 +155,11 @@ async fn a_collection_is_handed_over_at_the_chosen_store(app: &TestApp) {
         .await
         .problem(404, "not_found");
     let listed = app
-        .list_all(&format!("reward-redemptions?store_id={}&state=pending", id(&s1)), &s1_staff, 5)
+        .list_all(
+            &format!("reward-redemptions?store_id={}&state=pending", id(&s1)),
+            &s1_staff,
+            5,
+        )
         .await;
     assert_eq!(listed.len(), 1);
     let collected = app
@@ -182,9 +198,18 @@ async fn donations_credit_the_donation_account_and_are_final(app: &TestApp) {
         .get(&format!("members/{m}/points/entries"), &admin)
         .await
         .ok(200);
-    let last = entries["items"].as_array().unwrap().last().cloned().unwrap();
+    let last = entries["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
     assert_eq!(
-        (last["kind"].as_str(), last["credit_account"].as_str(), last["points"].as_i64()),
+        (
+            last["kind"].as_str(),
+            last["credit_account"].as_str(),
+            last["points"].as_i64()
+        ),
         (Some("donate"), Some("donation:group"), Some(-500))
     );
     app.post(
@@ -202,7 +227,8 @@ async fn merchants_see_only_their_own_redemptions(app: &TestApp) {
     let admin = app.admin_token().await;
     let mall = fixtures::format(app, &admin, "mall").await;
     let merchant = |code: &'static str| {
-        let body = json!({ "format_id": id(&mall), "code": code, "name": code, "kind": "merchant" });
+        let body =
+            json!({ "format_id": id(&mall), "code": code, "name": code, "kind": "merchant" });
         app.post("stores", &admin, body)
     };
     let (a, b) = (merchant("ma").await.ok(201), merchant("mb").await.ok(201));

@@ -303,7 +303,11 @@ pub async fn hold_member(
     tenant: TenantId,
     member: Uuid,
 ) -> StoreResult<Option<String>> {
-    let lock = if s.is_postgres() { " FOR KEY SHARE" } else { "" };
+    let lock = if s.is_postgres() {
+        " FOR KEY SHARE"
+    } else {
+        ""
+    };
     let sql = format!("SELECT status FROM members WHERE tenant_id = $1 AND id = $2{lock}");
     let status: Option<String> = on_backend!(s, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(tenant.0).bind(member).fetch_optional(&mut *c).await)?;

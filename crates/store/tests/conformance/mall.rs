@@ -73,11 +73,21 @@ async fn rewards_round_trip_and_list_within_a_scope(db: TestDb) {
     let mut s = db.read().await;
     let stored = rewards::get(&mut s, tenant, of_store.id).await.unwrap();
     assert_eq!(stored.as_ref(), Some(&of_store));
-    assert_eq!(rewards::get(&mut s, other, of_store.id).await.unwrap(), None);
+    assert_eq!(
+        rewards::get(&mut s, other, of_store.id).await.unwrap(),
+        None
+    );
     let db = &db;
     let all = walk_pages(2, |page| async move {
         let mut s = db.read().await;
-        rewards::list(&mut s, tenant, &ScopePredicate::Any, RewardFilter::default(), page).await
+        rewards::list(
+            &mut s,
+            tenant,
+            &ScopePredicate::Any,
+            RewardFilter::default(),
+            page,
+        )
+        .await
     })
     .await;
     assert_eq!(all.len(), 4);
@@ -86,46 +96,99 @@ async fn rewards_round_trip_and_list_within_a_scope(db: TestDb) {
     let names = |page: Vec<StoredReward>| -> Vec<String> {
         page.into_iter().map(|r| r.spec.name).collect()
     };
-    let mine = rewards::list(&mut s, tenant, &only_store, RewardFilter::default(), PageRequest::first(10))
-        .await
-        .unwrap();
+    let mine = rewards::list(
+        &mut s,
+        tenant,
+        &only_store,
+        RewardFilter::default(),
+        PageRequest::first(10),
+    )
+    .await
+    .unwrap();
     assert_eq!(names(mine.items), ["商户"]);
     let by_format = ScopePredicate::FormatIn(BTreeSet::from([format]));
-    let of = rewards::list(&mut s, tenant, &by_format, RewardFilter::default(), PageRequest::first(10))
-        .await
-        .unwrap();
+    let of = rewards::list(
+        &mut s,
+        tenant,
+        &by_format,
+        RewardFilter::default(),
+        PageRequest::first(10),
+    )
+    .await
+    .unwrap();
     assert_eq!(names(of.items), ["业态", "商户"]);
     let services = RewardFilter {
         kind: Some(RewardKind::Service),
         ..RewardFilter::default()
     };
-    let found = rewards::list(&mut s, tenant, &ScopePredicate::Any, services, PageRequest::first(10))
-        .await
-        .unwrap();
+    let found = rewards::list(
+        &mut s,
+        tenant,
+        &ScopePredicate::Any,
+        services,
+        PageRequest::first(10),
+    )
+    .await
+    .unwrap();
     assert_eq!(names(found.items), ["商户"]);
     let now = RewardFilter {
         available_at: Some(utc_now()),
         ..RewardFilter::default()
     };
-    let available = rewards::list(&mut s, tenant, &ScopePredicate::Any, now, PageRequest::first(10))
-        .await
-        .unwrap();
-    assert_eq!(names(available.items), ["集团", "商户"], "out of stock and not yet open are hidden");
+    let available = rewards::list(
+        &mut s,
+        tenant,
+        &ScopePredicate::Any,
+        now,
+        PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        names(available.items),
+        ["集团", "商户"],
+        "out of stock and not yet open are hidden"
+    );
 
     let mut w = db.write().await;
-    assert!(rewards::set_archived(&mut w, tenant, group.id, true, utc_now()).await.unwrap());
-    assert!(!rewards::set_archived(&mut w, tenant, group.id, true, utc_now()).await.unwrap());
+    assert!(
+        rewards::set_archived(&mut w, tenant, group.id, true, utc_now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rewards::set_archived(&mut w, tenant, group.id, true, utc_now())
+            .await
+            .unwrap()
+    );
     let mut changed = group.spec.clone();
     changed.points = 250;
-    assert!(rewards::update_spec(&mut w, tenant, group.id, &changed, utc_now()).await.unwrap());
+    assert!(
+        rewards::update_spec(&mut w, tenant, group.id, &changed, utc_now())
+            .await
+            .unwrap()
+    );
     w.commit().await.unwrap();
     let mut s = db.read().await;
-    let back = rewards::get(&mut s, tenant, group.id).await.unwrap().unwrap();
-    assert_eq!((back.spec.points, back.archived), (250, true));
-    let listed = rewards::list(&mut s, tenant, &ScopePredicate::Any, RewardFilter::default(), PageRequest::first(10))
+    let back = rewards::get(&mut s, tenant, group.id)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(listed.items.len(), 3, "archived rewards are hidden by default");
+    assert_eq!((back.spec.points, back.archived), (250, true));
+    let listed = rewards::list(
+        &mut s,
+        tenant,
+        &ScopePredicate::Any,
+        RewardFilter::default(),
+        PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        listed.items.len(),
+        3,
+        "archived rewards are hidden by default"
+    );
 }
 
 async fn stock_is_taken_only_while_enough_is_left(db: TestDb) {
@@ -136,21 +199,67 @@ async fn stock_is_taken_only_while_enough_is_left(db: TestDb) {
     insert(&db, tenant, &unlimited).await;
     let mut w = db.write().await;
     let now = utc_now();
-    assert!(rewards::take_stock(&mut w, tenant, limited.id, 2).await.unwrap());
-    assert!(!rewards::take_stock(&mut w, tenant, limited.id, 2).await.unwrap());
-    assert!(rewards::take_stock(&mut w, tenant, limited.id, 1).await.unwrap());
-    assert!(!rewards::add_stock(&mut w, tenant, limited.id, -1, now).await.unwrap());
-    assert!(rewards::add_stock(&mut w, tenant, limited.id, 4, now).await.unwrap());
-    assert!(!rewards::take_stock(&mut w, tenant, unlimited.id, 1).await.unwrap());
-    assert!(!rewards::add_stock(&mut w, tenant, unlimited.id, 1, now).await.unwrap());
-    assert!(!rewards::set_stock_mode(&mut w, tenant, limited.id, Some(9), now).await.unwrap());
-    assert!(rewards::set_stock_mode(&mut w, tenant, unlimited.id, Some(9), now).await.unwrap());
-    assert!(rewards::set_stock_mode(&mut w, tenant, limited.id, None, now).await.unwrap());
+    assert!(
+        rewards::take_stock(&mut w, tenant, limited.id, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rewards::take_stock(&mut w, tenant, limited.id, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        rewards::take_stock(&mut w, tenant, limited.id, 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rewards::add_stock(&mut w, tenant, limited.id, -1, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        rewards::add_stock(&mut w, tenant, limited.id, 4, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rewards::take_stock(&mut w, tenant, unlimited.id, 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rewards::add_stock(&mut w, tenant, unlimited.id, 1, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rewards::set_stock_mode(&mut w, tenant, limited.id, Some(9), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        rewards::set_stock_mode(&mut w, tenant, unlimited.id, Some(9), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        rewards::set_stock_mode(&mut w, tenant, limited.id, None, now)
+            .await
+            .unwrap()
+    );
     w.commit().await.unwrap();
     let mut s = db.read().await;
     let stock = |r: Option<StoredReward>| r.and_then(|r| r.stock);
-    assert_eq!(stock(rewards::get(&mut s, tenant, limited.id).await.unwrap()), None);
-    assert_eq!(stock(rewards::get(&mut s, tenant, unlimited.id).await.unwrap()), Some(9));
+    assert_eq!(
+        stock(rewards::get(&mut s, tenant, limited.id).await.unwrap()),
+        None
+    );
+    assert_eq!(
+        stock(rewards::get(&mut s, tenant, unlimited.id).await.unwrap()),
+        Some(9)
+    );
 }
 
 async fn concurrent_takers_never_take_more_than_the_stock(db: TestDb) {
@@ -163,7 +272,9 @@ async fn concurrent_takers_never_take_more_than_the_stock(db: TestDb) {
         let db = db.clone();
         tasks.push(tokio::spawn(async move {
             let mut w = db.write().await;
-            let taken = rewards::take_stock(&mut w, tenant, limited.id, 1).await.unwrap();
+            let taken = rewards::take_stock(&mut w, tenant, limited.id, 1)
+                .await
+                .unwrap();
             let counted = limits::take(&mut w, tenant, Uuid::nil(), limited.id, "total", 1, 3)
                 .await
                 .unwrap();
@@ -179,26 +290,81 @@ async fn concurrent_takers_never_take_more_than_the_stock(db: TestDb) {
     }
     assert_eq!((taken, counted), (5, 3));
     let mut s = db.read().await;
-    assert_eq!(rewards::get(&mut s, tenant, limited.id).await.unwrap().unwrap().stock, Some(0));
-    assert_eq!(limits::used(&mut s, tenant, Uuid::nil(), limited.id, "total").await.unwrap(), 3);
+    assert_eq!(
+        rewards::get(&mut s, tenant, limited.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .stock,
+        Some(0)
+    );
+    assert_eq!(
+        limits::used(&mut s, tenant, Uuid::nil(), limited.id, "total")
+            .await
+            .unwrap(),
+        3
+    );
 }
 
 async fn limit_counters_never_exceed_their_limit(db: TestDb) {
     let tenant = seed_tenant(&db).await;
     let (member, reward_id) = (Uuid::now_v7(), Uuid::now_v7());
     let mut w = db.write().await;
-    assert!(!limits::take(&mut w, tenant, member, reward_id, "m2026-11", 4, 3).await.unwrap());
-    assert!(limits::take(&mut w, tenant, member, reward_id, "m2026-11", 2, 3).await.unwrap());
-    assert!(!limits::take(&mut w, tenant, member, reward_id, "m2026-11", 2, 3).await.unwrap());
-    assert!(limits::take(&mut w, tenant, member, reward_id, "m2026-11", 1, 3).await.unwrap());
-    assert!(limits::take(&mut w, tenant, member, reward_id, "m2026-12", 3, 3).await.unwrap());
-    assert!(limits::give_back(&mut w, tenant, member, reward_id, "m2026-11", 3).await.unwrap());
-    assert!(!limits::give_back(&mut w, tenant, member, reward_id, "m2026-11", 1).await.unwrap());
+    assert!(
+        !limits::take(&mut w, tenant, member, reward_id, "m2026-11", 4, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        limits::take(&mut w, tenant, member, reward_id, "m2026-11", 2, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !limits::take(&mut w, tenant, member, reward_id, "m2026-11", 2, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        limits::take(&mut w, tenant, member, reward_id, "m2026-11", 1, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        limits::take(&mut w, tenant, member, reward_id, "m2026-12", 3, 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        limits::give_back(&mut w, tenant, member, reward_id, "m2026-11", 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !limits::give_back(&mut w, tenant, member, reward_id, "m2026-11", 1)
+            .await
+            .unwrap()
+    );
     w.commit().await.unwrap();
     let mut s = db.read().await;
-    assert_eq!(limits::used(&mut s, tenant, member, reward_id, "m2026-11").await.unwrap(), 0);
-    assert_eq!(limits::used(&mut s, tenant, member, reward_id, "m2026-12").await.unwrap(), 3);
-    assert_eq!(limits::used(&mut s, tenant, Uuid::now_v7(), reward_id, "m2026-12").await.unwrap(), 0);
+    assert_eq!(
+        limits::used(&mut s, tenant, member, reward_id, "m2026-11")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        limits::used(&mut s, tenant, member, reward_id, "m2026-12")
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        limits::used(&mut s, tenant, Uuid::now_v7(), reward_id, "m2026-12")
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 fn redemption(member: Uuid, store: Option<Uuid>) -> StoredRedemption {
@@ -224,7 +390,10 @@ fn redemption(member: Uuid, store: Option<Uuid>) -> StoredRedemption {
         supplier_format_id: None,
         spending_format_id: None,
         points_account: "redemption:group".into(),
-        points_sources: vec![PointsSource { format_id: None, points: 200 }],
+        points_sources: vec![PointsSource {
+            format_id: None,
+            points: 200,
+        }],
         spend_entry_id: Uuid::now_v7(),
         limit_keys: vec!["total".into()],
         stock_taken: true,
@@ -248,47 +417,104 @@ async fn redemption_states_change_only_from_the_state_read(db: TestDb) {
     let mut w = db.write().await;
     redemptions::insert(&mut w, tenant, &first).await.unwrap();
     redemptions::insert(&mut w, tenant, &second).await.unwrap();
-    assert_eq!(redemptions::hold_member(&mut w, tenant, member).await.unwrap(), None);
+    assert_eq!(
+        redemptions::hold_member(&mut w, tenant, member)
+            .await
+            .unwrap(),
+        None
+    );
     w.commit().await.unwrap();
     let mut s = db.read().await;
-    assert_eq!(redemptions::get(&mut s, tenant, first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        redemptions::get(&mut s, tenant, first.id).await.unwrap(),
+        Some(first.clone())
+    );
 
     let mut shipped = first.clone();
     shipped.state = "shipped".into();
     shipped.shipment = Some(serde_json::json!({ "carrier": "顺丰", "tracking_no": "SF1" }));
     shipped.shipped_at = Some(utc_now());
     let mut w = db.write().await;
-    assert!(redemptions::update_state(&mut w, tenant, "pending", &shipped).await.unwrap());
-    assert!(!redemptions::update_state(&mut w, tenant, "pending", &shipped).await.unwrap());
-    assert_eq!(redemptions::erase_addresses(&mut w, tenant, member).await.unwrap(), 2);
+    assert!(
+        redemptions::update_state(&mut w, tenant, "pending", &shipped)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !redemptions::update_state(&mut w, tenant, "pending", &shipped)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        redemptions::erase_addresses(&mut w, tenant, member)
+            .await
+            .unwrap(),
+        2
+    );
     w.commit().await.unwrap();
 
     let mut s = db.read().await;
-    let back = redemptions::get(&mut s, tenant, first.id).await.unwrap().unwrap();
-    assert_eq!((back.state.as_str(), back.shipment.clone(), back.shipping_enc.clone()), ("shipped", shipped.shipment.clone(), None));
+    let back = redemptions::get(&mut s, tenant, first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            back.state.as_str(),
+            back.shipment.clone(),
+            back.shipping_enc.clone()
+        ),
+        ("shipped", shipped.shipment.clone(), None)
+    );
     let by_store = RedemptionFilter {
         store_id: Some(store),
         ..RedemptionFilter::default()
     };
-    let page = redemptions::list(&mut s, tenant, &ScopePredicate::Any, &by_store, PageRequest::first(5))
-        .await
-        .unwrap();
+    let page = redemptions::list(
+        &mut s,
+        tenant,
+        &ScopePredicate::Any,
+        &by_store,
+        PageRequest::first(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(page.items.len(), 1);
     let pending = RedemptionFilter {
         member_id: Some(member),
         state: Some("pending".into()),
         ..RedemptionFilter::default()
     };
-    let page = redemptions::list(&mut s, tenant, &ScopePredicate::Any, &pending, PageRequest::first(5))
-        .await
-        .unwrap();
-    assert_eq!(page.items.iter().map(|r| r.id).collect::<Vec<_>>(), [second.id]);
+    let page = redemptions::list(
+        &mut s,
+        tenant,
+        &ScopePredicate::Any,
+        &pending,
+        PageRequest::first(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        page.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [second.id]
+    );
     let own_store = ScopePredicate::StoreIn(BTreeSet::from([StoreId(store)]));
-    let scoped = redemptions::list(&mut s, tenant, &own_store, &RedemptionFilter::default(), PageRequest::first(5))
+    let scoped = redemptions::list(
+        &mut s,
+        tenant,
+        &own_store,
+        &RedemptionFilter::default(),
+        PageRequest::first(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        scoped.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [first.id]
+    );
+    let summary = redemptions::member_summary(&mut s, tenant, member)
         .await
         .unwrap();
-    assert_eq!(scoped.items.iter().map(|r| r.id).collect::<Vec<_>>(), [first.id]);
-    let summary = redemptions::member_summary(&mut s, tenant, member).await.unwrap();
     assert_eq!(summary.open, 2);
     assert_eq!(summary.last.map(|r| r.id), Some(second.id));
 }
@@ -300,16 +526,52 @@ async fn counters_and_redemptions_follow_a_merge(db: TestDb) {
     let mut w = db.write().await;
     redemptions::insert(&mut w, tenant, &made).await.unwrap();
     for member in [source, survivor] {
-        assert!(limits::take(&mut w, tenant, member, reward_id, "m2026-11", 1, 5).await.unwrap());
+        assert!(
+            limits::take(&mut w, tenant, member, reward_id, "m2026-11", 1, 5)
+                .await
+                .unwrap()
+        );
     }
-    assert!(limits::take(&mut w, tenant, source, reward_id, "total", 2, 5).await.unwrap());
-    let moved = merges::move_member_owned(&mut w, tenant, source, survivor).await.unwrap();
+    assert!(
+        limits::take(&mut w, tenant, source, reward_id, "total", 2, 5)
+            .await
+            .unwrap()
+    );
+    let moved = merges::move_member_owned(&mut w, tenant, source, survivor)
+        .await
+        .unwrap();
     w.commit().await.unwrap();
     assert_eq!(moved["reward_redemptions"], [made.id]);
-    assert_eq!(moved["reward_limit_counters"].len(), 1, "only the counter the survivor lacked moves");
+    assert_eq!(
+        moved["reward_limit_counters"].len(),
+        1,
+        "only the counter the survivor lacked moves"
+    );
     let mut s = db.read().await;
-    assert_eq!(redemptions::get(&mut s, tenant, made.id).await.unwrap().unwrap().member_id, survivor);
-    assert_eq!(limits::used(&mut s, tenant, survivor, reward_id, "total").await.unwrap(), 2);
-    assert_eq!(limits::used(&mut s, tenant, survivor, reward_id, "m2026-11").await.unwrap(), 1);
-    assert_eq!(limits::used(&mut s, tenant, source, reward_id, "m2026-11").await.unwrap(), 1);
+    assert_eq!(
+        redemptions::get(&mut s, tenant, made.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .member_id,
+        survivor
+    );
+    assert_eq!(
+        limits::used(&mut s, tenant, survivor, reward_id, "total")
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        limits::used(&mut s, tenant, survivor, reward_id, "m2026-11")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        limits::used(&mut s, tenant, source, reward_id, "m2026-11")
+            .await
+            .unwrap(),
+        1
+    );
 }
