@@ -23,13 +23,13 @@ use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_redemptions))
-        .routes(routes!(get_redemption))
-        .routes(routes!(ship))
-        .routes(routes!(collect))
-        .routes(routes!(complete))
-        .routes(routes!(cancel))
-        .routes(routes!(member_redemptions))
+        .routes(routes!(list_reward_redemptions))
+        .routes(routes!(get_reward_redemption))
+        .routes(routes!(ship_redemption))
+        .routes(routes!(collect_redemption))
+        .routes(routes!(complete_redemption))
+        .routes(routes!(cancel_redemption))
+        .routes(routes!(member_reward_redemptions))
 }
 
 fn require_read(caller: &Principal) -> ApiResult<()> {
@@ -85,7 +85,7 @@ async fn page_of(
     responses((status = 200, description = "One page of redemptions", body = PageBody<RedemptionView>),
         (status = 422, description = "Invalid filter or page request", body = crate::error::Problem)),
     security(("bearer" = [])))]
-async fn list_redemptions(
+async fn list_reward_redemptions(
     State(app): State<AppState>,
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<RedemptionQuery>,
@@ -116,7 +116,7 @@ pub struct MemberRedemptionQuery {
     responses((status = 200, description = "One page of the member's redemptions", body = PageBody<RedemptionView>),
         (status = 404, description = "No such member", body = crate::error::Problem)),
     security(("bearer" = [])))]
-async fn member_redemptions(
+async fn member_reward_redemptions(
     State(app): State<AppState>,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<Uuid>,
@@ -144,7 +144,7 @@ async fn member_redemptions(
     responses((status = 200, description = "The redemption", body = RedemptionView),
         (status = 404, description = "No such redemption in the caller's scope", body = crate::error::Problem)),
     security(("bearer" = [])))]
-async fn get_redemption(
+async fn get_reward_redemption(
     State(app): State<AppState>,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<Uuid>,
@@ -177,7 +177,7 @@ async fn run(
         (status = 404, description = "No such redemption in the caller's scope", body = crate::error::Problem),
         (status = 409, description = "Not a pending shipment (`errors[0].code` = `invalid_transition`)", body = crate::error::Problem)),
     security(("bearer" = [])))]
-async fn ship(
+async fn ship_redemption(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     command: Command<ActionRequest>,
@@ -193,7 +193,7 @@ async fn ship(
         (status = 404, description = "No such redemption in the caller's scope", body = crate::error::Problem),
         (status = 409, description = "Not a pending collection", body = crate::error::Problem)),
     security(("bearer" = [])))]
-async fn collect(
+async fn collect_redemption(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     command: Command<ActionRequest>,
@@ -209,7 +209,7 @@ async fn collect(
         (status = 404, description = "No such redemption in the caller's scope", body = crate::error::Problem),
         (status = 409, description = "Not shipped or collected", body = crate::error::Problem)),
     security(("bearer" = [])))]
-async fn complete(
+async fn complete_redemption(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     command: Command<ActionRequest>,
@@ -226,7 +226,7 @@ async fn complete(
         (status = 404, description = "No such redemption in the caller's scope", body = crate::error::Problem),
         (status = 409, description = "Already collected, completed or cancelled", body = crate::error::Problem)),
     security(("bearer" = [])))]
-async fn cancel(
+async fn cancel_redemption(
     State(app): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
     command: Command<ActionRequest>,
