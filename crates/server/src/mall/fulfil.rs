@@ -170,8 +170,21 @@ pub async fn act(
     RedemptionView::build(vault, caller, after)
 }
 
-/// Returns what a cancelled redemption took: points, stock, limit counters.
+/// Returns what a cancelled redemption took: limit counters, points, stock — in the order a
+/// redemption takes them, so a cancellation and a redemption by the same member never wait on
+/// each other in a cycle.
 async fn give_back(m: &mut Mutation, r: &StoredRedemption) -> ApiResult<()> {
+    for key in &r.limit_keys {
+        limits::give_back(
+            &mut m.session,
+            m.tenant,
+            r.member_id,
+            r.reward_id,
+            key,
+            r.quantity,
+        )
+        .await?;
+    }
     let spend =
         huiyuan_store::ledger::entry_by_natural_key(&mut m.session, m.tenant, &spend_key(r.id))
             .await?
@@ -189,17 +202,6 @@ async fn give_back(m: &mut Mutation, r: &StoredRedemption) -> ApiResult<()> {
     if r.stock_taken {
         // Refused only when the reward has since been made unlimited: nothing to return then.
         rewards::add_stock(&mut m.session, m.tenant, r.reward_id, r.quantity, m.now).await?;
-    }
-    for key in &r.limit_keys {
-        limits::give_back(
-            &mut m.session,
-            m.tenant,
-            r.member_id,
-            r.reward_id,
-            key,
-            r.quantity,
-        )
-        .await?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Redeeming a reward (兑换): one transaction checks eligibility, takes stock, takes the member's
-//! limit counters, spends the points through the ledger and writes the redemption. Each taking
+//! Redeeming a reward (兑换): one transaction checks eligibility, takes the member's limit
+//! counters, spends the points through the ledger, takes stock and writes the redemption. Each taking
 //! is a guarded update that the database refuses when it would oversell, exceed a limit or
 //! overdraw; a refusal rolls the whole transaction back, so nothing is ever half taken.
 
@@ -117,22 +117,14 @@ async fn check_collect_store(
     Ok(Some(store))
 }
 
-/// Takes the stock and the member's limit counters; answers whether stock was taken and the
-/// counter keys taken.
-async fn take_stock_and_limits(
+/// Takes the member's limit counters; answers the counter keys taken.
+async fn take_limits(
     m: &mut Mutation,
     reward: &StoredReward,
     member: Uuid,
     quantity: i64,
     tz: &jiff::tz::TimeZone,
-) -> ApiResult<(bool, Vec<String>)> {
-    let stock_taken = reward.stock.is_some();
-    if stock_taken && !rewards::take_stock(&mut m.session, m.tenant, reward.id, quantity).await? {
-        return Err(ApiError::with_detail(
-            ErrorCode::OutOfStock,
-            format!("fewer than {quantity} units are left"),
-        ));
-    }
+) -> ApiResult<Vec<String>> {
     let counters = limit_counters(&reward.spec, m.now, tz)
         .ok_or_else(|| ApiError::internal("the current instant is outside the calendar"))?;
     let mut keys = Vec::new();
@@ -168,7 +160,20 @@ async fn take_stock_and_limits(
         }
         keys.push(key);
     }
-    Ok((stock_taken, keys))
+    Ok(keys)
+}
+
+/// Takes `quantity` units of a limited stock; answers whether the stock is limited. Taken last,
+/// so the reward's row — every redeemer's one shared row — stays locked the shortest.
+async fn take_stock(m: &mut Mutation, reward: &StoredReward, quantity: i64) -> ApiResult<bool> {
+    let limited = reward.stock.is_some();
+    if limited && !rewards::take_stock(&mut m.session, m.tenant, reward.id, quantity).await? {
+        return Err(ApiError::with_detail(
+            ErrorCode::OutOfStock,
+            format!("fewer than {quantity} units are left"),
+        ));
+    }
+    Ok(limited)
 }
 
 /// Spends the points into the spending format's redemption (or donation) account; a shortfall
@@ -297,9 +302,10 @@ pub async fn redeem(
 
     let id = Uuid::now_v7();
     let points = spec.points * request.quantity;
-    let (stock_taken, limit_keys) =
-        take_stock_and_limits(m, &reward, member.id, request.quantity, &tz).await?;
+    // Lock order, the same in a cancellation: limit counters, the member's balance, the stock.
+    let limit_keys = take_limits(m, &reward, member.id, request.quantity, &tz).await?;
     let (entry, points_account) = spend_points(m, spec, member.id, id, points).await?;
+    let stock_taken = take_stock(m, &reward, request.quantity).await?;
     let points_sources = sources(m, &entry).await?;
     let shipping_enc = match &delivery {
         Delivery::Ship { address } => {

@@ -14,6 +14,7 @@ on_both!(
     merchants_see_only_their_own_redemptions,
     redemptions_follow_a_merge_and_cancel_to_the_survivor
 );
+on_both!(multi_thread: parallel_cancellations_return_points_once);
 
 fn ship_to() -> serde_json::Value {
     json!({ "method": "ship", "address": { "recipient": "张三丰", "phone": "+86 138-0013-8000",
@@ -312,5 +313,63 @@ async fn redemptions_follow_a_merge_and_cancel_to_the_survivor(app: &TestApp) {
     .await
     .ok(200);
     assert_eq!(available(app, &admin, &survivor).await, 1200);
+    assert_verifies(app).await;
+}
+
+async fn parallel_cancellations_return_points_once(app: &TestApp) {
+    let admin = app.admin_token().await;
+    let mut body = goods("保温杯", 250, Some(1));
+    body["limit_total"] = json!(1);
+    let cup = reward(app, &admin, body).await;
+    let m = member_with_points(app, &admin, "13800138000", 1000).await;
+    let made = app
+        .post(
+            &format!("rewards/{}/redemptions", id(&cup)),
+            &admin,
+            json!({ "member_id": m, "delivery": ship_to() }),
+        )
+        .await
+        .ok(201);
+    let url = app.url(&format!("reward-redemptions/{}/cancel", id(&made)));
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (client, url, token) = (app.client.clone(), url.clone(), admin.clone());
+        tasks.push(tokio::spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(available(app, &admin, &m).await, 1000);
+    let again = app
+        .post(
+            &format!("rewards/{}/redemptions", id(&cup)),
+            &admin,
+            json!({ "member_id": m, "delivery": ship_to() }),
+        )
+        .await
+        .ok(201);
+    assert_eq!(
+        again["points"], 250,
+        "stock and the member's limit came back exactly once"
+    );
     assert_verifies(app).await;
 }
