@@ -313,3 +313,44 @@ pub async fn hold_member(
         .bind(tenant.0).bind(member).fetch_optional(&mut *c).await)?;
     Ok(status)
 }
+
+/// The next redemptions after `after` (all tenants, key order) holding a sealed shipping address,
+/// as `value_enc`; at most `limit` (1 to [`crate::keys::MAX_BATCH`]). For key rotation: an empty
+/// answer ends the walk.
+pub async fn sealed_addresses(
+    s: &mut Session,
+    after: Option<crate::keys::RowKey>,
+    limit: i64,
+) -> StoreResult<Vec<crate::keys::SealedIdentifier>> {
+    let rows = on_backend!(s, c => {
+        let mut query = QueryBuilder::new(
+            "SELECT tenant_id, member_id, id, shipping_enc AS value_enc FROM reward_redemptions \
+             WHERE shipping_enc IS NOT NULL");
+        if let Some(after) = after {
+            query.push(" AND (tenant_id, member_id, id) > (").push_bind(after.tenant_id).push(", ")
+                .push_bind(after.member_id).push(", ").push_bind(after.id).push(")");
+        }
+        query.push(" ORDER BY tenant_id, member_id, id LIMIT ")
+            .push_bind(limit.clamp(1, crate::keys::MAX_BATCH));
+        query.build_query_as().fetch_all(&mut *c).await
+    })?;
+    Ok(rows)
+}
+
+/// Replaces a sealed shipping address with `new` if it still holds `old`; `false` when it changed
+/// meanwhile (erased, or the redemption moved with a merge).
+pub async fn reseal_address(
+    s: &mut Session,
+    tenant: TenantId,
+    member: Uuid,
+    id: Uuid,
+    old: &str,
+    new: &str,
+) -> StoreResult<bool> {
+    let updated = on_backend!(s, c => sqlx::query(
+        "UPDATE reward_redemptions SET shipping_enc = $5 \
+         WHERE tenant_id = $1 AND member_id = $2 AND id = $3 AND shipping_enc = $4")
+        .bind(tenant.0).bind(member).bind(id).bind(old).bind(new)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    Ok(updated == 1)
+}

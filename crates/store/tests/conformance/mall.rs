@@ -24,6 +24,7 @@ on_both!(
     limit_counters_never_exceed_their_limit,
     redemption_states_change_only_from_the_state_read,
     counters_and_redemptions_follow_a_merge,
+    sealed_addresses_are_walked_and_resealed_only_if_unchanged,
 );
 
 fn spec(name: &str) -> RewardSpec {
@@ -574,4 +575,43 @@ async fn counters_and_redemptions_follow_a_merge(db: TestDb) {
             .unwrap(),
         1
     );
+}
+
+async fn sealed_addresses_are_walked_and_resealed_only_if_unchanged(db: TestDb) {
+    let tenant = seed_tenant(&db).await;
+    let member = Uuid::now_v7();
+    let (a, b) = (redemption(member, None), redemption(member, None));
+    let mut none = redemption(member, None);
+    none.shipping_enc = None;
+    let mut w = db.write().await;
+    for r in [&a, &b, &none] {
+        redemptions::insert(&mut w, tenant, r).await.unwrap();
+    }
+    w.commit().await.unwrap();
+    let mut w = db.write().await;
+    let first = redemptions::sealed_addresses(&mut w, None, 1)
+        .await
+        .unwrap();
+    assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), [a.id]);
+    let rest = redemptions::sealed_addresses(&mut w, Some(first[0].key()), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id]);
+    assert!(
+        redemptions::reseal_address(&mut w, tenant, member, a.id, "sealed", "k2.new")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !redemptions::reseal_address(&mut w, tenant, member, a.id, "sealed", "k2.other")
+            .await
+            .unwrap()
+    );
+    w.commit().await.unwrap();
+    let mut s = db.read().await;
+    let back = redemptions::get(&mut s, tenant, a.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.shipping_enc.as_deref(), Some("k2.new"));
 }
