@@ -75,23 +75,35 @@ pub async fn resolve_references(
     } else if let Some(format) = spec.supplier_format_id {
         check_format(session, tenant, "supplier_format_id", format, &mut errors).await?;
     }
-    if let Some(code) = &spec.min_tier_code {
-        match crate::tiers::ladder(session, tenant).await? {
-            Some(ladder) if ladder.level(code).is_some() => {}
-            Some(_) => errors.push(FieldError::new(
-                "min_tier_code",
-                "not_found",
-                format!("the tier ladder has no level '{code}'"),
-            )),
-            None => errors.push(FieldError::new(
-                "min_tier_code",
-                "no_ladder",
-                "no tier ladder is configured",
-            )),
-        }
-    }
+    check_tier_code(session, tenant, spec.min_tier_code.as_deref(), &mut errors).await?;
     errors.finish()?;
     Ok(spec)
+}
+
+/// A tier-only reward's tier is on the ladder.
+async fn check_tier_code(
+    session: &mut Session,
+    tenant: TenantId,
+    code: Option<&str>,
+    errors: &mut FieldErrors,
+) -> ApiResult<()> {
+    let Some(code) = code else {
+        return Ok(());
+    };
+    match crate::tiers::ladder(session, tenant).await? {
+        Some(ladder) if ladder.level(code).is_some() => {}
+        Some(_) => errors.push(FieldError::new(
+            "min_tier_code",
+            "not_found",
+            format!("the tier ladder has no level '{code}'"),
+        )),
+        None => errors.push(FieldError::new(
+            "min_tier_code",
+            "no_ladder",
+            "no tier ladder is configured",
+        )),
+    }
+    Ok(())
 }
 
 /// Creates a reward with `stock` units (`None`: unlimited).
@@ -150,7 +162,19 @@ pub async fn update(
     let next = patch.apply(&before.spec);
     next.validate()?;
     patch.validate_stock()?;
-    let next = resolve_references(&mut m.session, m.tenant, next).await?;
+    // Formats and supplier are fixed after creation; only a new tier code needs checking (a
+    // reward whose store was archived since can still be changed).
+    if next.min_tier_code != before.spec.min_tier_code {
+        let mut errors = FieldErrors::new();
+        check_tier_code(
+            &mut m.session,
+            m.tenant,
+            next.min_tier_code.as_deref(),
+            &mut errors,
+        )
+        .await?;
+        errors.finish()?;
+    }
     if next != before.spec {
         rewards::update_spec(&mut m.session, m.tenant, id, &next, m.now).await?;
     }

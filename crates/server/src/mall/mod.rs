@@ -1,6 +1,6 @@
 //! The points mall (积分商城) as a service: the rewards catalogue ([`catalogue`]), redeeming a
 //! reward in one transaction ([`redeem`]), fulfilling and cancelling redemptions ([`fulfil`]),
-//! and the views and profile section ([`views`]).
+//! the eligibility preview ([`preview`]), and the views and profile section ([`views`]).
 //!
 //! A redemption takes stock (guarded `stock >= q`), the member's limit counters (guarded upsert)
 //! and points (the ledger's guarded spend) in the caller's [`crate::mutation::Mutation`]: if any
@@ -15,6 +15,7 @@
 
 pub mod catalogue;
 pub mod fulfil;
+pub mod preview;
 pub mod redeem;
 pub mod views;
 

@@ -66,7 +66,7 @@ fn not_eligible(field: &str, code: &'static str, message: String) -> ApiError {
 }
 
 /// The member's tier facts for a tier-only reward.
-async fn member_facts(
+pub async fn member_facts(
     session: &mut Session,
     m_tenant: huiyuan_domain::ids::TenantId,
     spec: &RewardSpec,

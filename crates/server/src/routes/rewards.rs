@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery, Caller, Command, parse_json};
+use crate::mall::preview::{self, EligibilityView};
 use crate::mall::redeem::RedeemRequest;
 use crate::mall::{RedemptionView, RewardView, catalogue, redeem, require_catalogue_read};
 use crate::routes::common::{PageBody, PageQuery, visible};
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(archive_reward))
         .routes(routes!(restore_reward))
         .routes(routes!(redeem_reward))
+        .routes(routes!(reward_eligibility))
 }
 
 /// A new reward: its configuration and its initial stock.
@@ -242,4 +244,48 @@ async fn redeem_reward(
         })
     })
     .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EligibilityQuery {
+    pub member_id: Uuid,
+    /// Units (default 1).
+    pub quantity: Option<i64>,
+}
+
+/// Whether a member could redeem the reward now (permission `members:read`), with every reason
+/// they could not: archive, window, tier, quantity, stock, limits, points. Takes nothing; the
+/// redemption decides again under its guards.
+#[utoipa::path(get, path = "/rewards/{id}/eligibility", tag = "mall", params(("id" = Uuid, Path), EligibilityQuery),
+    responses((status = 200, description = "The check", body = EligibilityView),
+        (status = 404, description = "No such reward or member in the caller's scope", body = crate::error::Problem)),
+    security(("bearer" = [])))]
+async fn reward_eligibility(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<EligibilityQuery>,
+) -> ApiResult<Json<EligibilityView>> {
+    caller.require(Permission::MembersRead)?;
+    let mut session = app.store.read().await?;
+    let reward = visible(
+        &caller,
+        rewards::get(&mut session, caller.tenant_id, id).await?,
+        RecordClass::Org,
+        |reward: &StoredReward| crate::mall::reward_placement(&reward.spec),
+        "reward",
+    )?;
+    let (member, _) = visible_member(&mut session, &caller, query.member_id, Access::Read).await?;
+    let quantity = query.quantity.unwrap_or(1);
+    let view = preview::preview(
+        &mut session,
+        caller.tenant_id,
+        &reward,
+        member.id,
+        quantity,
+        utc_now(),
+    )
+    .await?;
+    Ok(Json(view))
 }

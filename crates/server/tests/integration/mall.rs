@@ -380,6 +380,22 @@ async fn too_few_points_take_nothing(app: &TestApp) {
     let path = format!("rewards/{}/redemptions", id(&case));
     let request = json!({ "member_id": m, "delivery": { "method": "ship", "address": {
         "recipient": "张三", "phone": "13800138000", "address": "南京东路1号" } } });
+    let check = app
+        .get(
+            &format!("rewards/{}/eligibility?member_id={m}", id(&case)),
+            &admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(check["eligible"], false);
+    assert_eq!(check["reasons"][0]["code"], "insufficient_points");
+    assert_eq!(
+        (
+            check["points_required"].as_i64(),
+            check["points_available"].as_i64()
+        ),
+        (Some(5000), Some(4999))
+    );
     let problem = app
         .post(&path, &admin, request.clone())
         .await
@@ -404,6 +420,15 @@ async fn too_few_points_take_nothing(app: &TestApp) {
     .await
     .ok(201);
     app.post(&path, &admin, request).await.ok(201);
+    let check = app
+        .get(
+            &format!("rewards/{}/eligibility?member_id={m}", id(&case)),
+            &admin,
+        )
+        .await
+        .ok(200);
+    assert_eq!(check["reasons"][0]["code"], "limit_reached", "{check}");
+    assert_eq!(check["limits"][0]["used"], 1);
     assert_verifies(app).await;
 }
 
