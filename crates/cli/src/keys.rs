@@ -1,7 +1,7 @@
 //! `huiyuan rotate-keys`: adds a personal-data key to the keyring, makes it the one new values
 //! are sealed with, and re-seals every value an older key sealed — members' name, address and ID
-//! number, every identifier, and the survivor snapshots merges keep for undoing them — in batches
-//! of one transaction each.
+//! number, every identifier, the survivor snapshots merges keep for undoing them, and points mall
+//! shipping addresses — in batches of one transaction each.
 //!
 //! Safe to interrupt and to re-run: the new key is saved before anything is re-sealed, each batch
 //! commits on its own, and a run re-seals only what is still sealed with an older key
@@ -21,6 +21,7 @@ use huiyuan_server::config::Settings;
 use huiyuan_server::vault::{Keyring, Vault};
 use huiyuan_store::Store;
 use huiyuan_store::keys::{self, RowKey};
+use huiyuan_store::mall::redemptions;
 use std::path::Path;
 use uuid::Uuid;
 
@@ -139,7 +140,7 @@ fn warn_unreadable(table: &str, tenant: Uuid, row: Uuid, column: &str) {
     eprintln!("warning: {table} {row} (tenant {tenant}) {column}: cannot be opened; left as is");
 }
 
-/// Walks the three places sealed values live, one after the other.
+/// Walks the places sealed values live, one after the other.
 async fn reseal_all(
     store: &Store,
     vault: &Vault,
@@ -155,7 +156,57 @@ async fn reseal_all(
             "member_merges",
             reseal_merge_snapshots(store, vault, batch).await?,
         ),
+        (
+            "reward_redemptions",
+            reseal_shipping_addresses(store, vault, batch).await?,
+        ),
     ])
+}
+
+/// Points mall shipping addresses.
+async fn reseal_shipping_addresses(
+    store: &Store,
+    vault: &Vault,
+    batch: i64,
+) -> anyhow::Result<Tally> {
+    let mut tally = Tally::default();
+    let mut after: Option<RowKey> = None;
+    loop {
+        let mut session = store.write().await?;
+        let rows = redemptions::sealed_addresses(&mut session, after, batch).await?;
+        let Some(last) = rows.last() else {
+            return Ok(tally);
+        };
+        after = Some(last.key());
+        for row in &rows {
+            tally.rows += 1;
+            match reseal(vault, &row.value_enc) {
+                Outcome::Current => {}
+                Outcome::Fresh(fresh) => {
+                    let tenant = TenantId(row.tenant_id);
+                    if redemptions::reseal_address(
+                        &mut session,
+                        tenant,
+                        row.member_id,
+                        row.id,
+                        &row.value_enc,
+                        &fresh,
+                    )
+                    .await?
+                    {
+                        tally.resealed += 1;
+                    } else {
+                        tally.changed += 1;
+                    }
+                }
+                Outcome::Unreadable => {
+                    tally.unreadable += 1;
+                    warn_unreadable("reward redemption", row.tenant_id, row.id, "shipping_enc");
+                }
+            }
+        }
+        session.commit().await?;
+    }
 }
 
 async fn reseal_members(store: &Store, vault: &Vault, batch: i64) -> anyhow::Result<Tally> {

@@ -12,6 +12,8 @@
 //! - [`earning`]: earning rules — conditions, rates, multipliers, bonuses, caps, stacking — and the
 //!   accrual (with per-rule, per-line attribution) and explanation of an order.
 //! - [`ledger`]: points expiry policies and first-to-expire-first spending over lots.
+//! - [`mall`]: the points mall — rewards (goods, services, donations, coupons) with price, stock,
+//!   limits, tier-only and time window; eligibility; the redemption state machine.
 //! - [`paging`]: cursor pagination limits and opaque cursors.
 //! - [`tiers`]: tier ladders, upgrade at once, downgrade only at evaluation unless retained (保级),
 //!   overrides with expiry, benefits per format.
@@ -26,6 +28,7 @@ pub mod earning;
 pub mod identity;
 pub mod ids;
 pub mod ledger;
+pub mod mall;
 pub mod org;
 pub mod paging;
 pub mod tiers;

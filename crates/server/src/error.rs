@@ -31,6 +31,10 @@ pub enum ErrorCode {
     CouponNotApplicable,
     CouponAlreadyUsed,
     QuotaExhausted,
+    InsufficientPoints,
+    OutOfStock,
+    LimitReached,
+    NotEligible,
 }
 
 impl ErrorCode {
@@ -53,6 +57,10 @@ impl ErrorCode {
         ErrorCode::CouponNotApplicable,
         ErrorCode::CouponAlreadyUsed,
         ErrorCode::QuotaExhausted,
+        ErrorCode::InsufficientPoints,
+        ErrorCode::OutOfStock,
+        ErrorCode::LimitReached,
+        ErrorCode::NotEligible,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +83,10 @@ impl ErrorCode {
             ErrorCode::CouponNotApplicable => "coupon_not_applicable",
             ErrorCode::CouponAlreadyUsed => "coupon_already_used",
             ErrorCode::QuotaExhausted => "quota_exhausted",
+            ErrorCode::InsufficientPoints => "insufficient_points",
+            ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::LimitReached => "limit_reached",
+            ErrorCode::NotEligible => "not_eligible",
         }
     }
 
@@ -83,14 +95,18 @@ impl ErrorCode {
             ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
             ErrorCode::ValidationFailed
             | ErrorCode::IdempotencyKeyReused
-            | ErrorCode::CouponNotApplicable => StatusCode::UNPROCESSABLE_ENTITY,
+            | ErrorCode::CouponNotApplicable
+            | ErrorCode::InsufficientPoints
+            | ErrorCode::NotEligible => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ErrorCode::PermissionDenied | ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::Conflict | ErrorCode::CouponAlreadyUsed | ErrorCode::QuotaExhausted => {
-                StatusCode::CONFLICT
-            }
+            ErrorCode::Conflict
+            | ErrorCode::CouponAlreadyUsed
+            | ErrorCode::QuotaExhausted
+            | ErrorCode::OutOfStock
+            | ErrorCode::LimitReached => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -123,6 +139,10 @@ impl ErrorCode {
             }
             ErrorCode::CouponAlreadyUsed => "The coupon has already been redeemed",
             ErrorCode::QuotaExhausted => "The template's issue quota is used up",
+            ErrorCode::InsufficientPoints => "The member has too few usable points",
+            ErrorCode::OutOfStock => "Not enough stock is left",
+            ErrorCode::LimitReached => "The member has reached the limit for this item",
+            ErrorCode::NotEligible => "The member may not redeem this item now",
         }
     }
 }

@@ -686,3 +686,93 @@ pub fn points_section<'a>(
         })))
     })
 }
+
+/// The account donated points go to (公益捐赠), per format like the redemption accounts.
+pub fn donation_account(format: Option<Uuid>) -> String {
+    format.map_or_else(|| "donation:group".to_owned(), |f| format!("donation:{f}"))
+}
+
+/// Undoes a spend (a cancelled mall redemption): `spend.amount` points come back from the account
+/// the spend credited, into the lots they were drawn from, so they keep their original expiry —
+/// points whose lot has expired meanwhile expire again at once, in the same transaction. A lot
+/// no longer the member's (a merge undone since) gets a new lot with the original's expiry.
+/// Points owed from an overdraft are repaid first, as with any credit. Posted once per
+/// `posting.natural_key`.
+pub async fn reverse_spend(
+    m: &mut Mutation,
+    member: Uuid,
+    spend: &Entry,
+    posting: &Posting,
+    tz: &jiff::tz::TimeZone,
+) -> ApiResult<Entry> {
+    if let Some(done) = already_posted(m, posting).await? {
+        return Ok(done);
+    }
+    let entry_id = Uuid::now_v7();
+    let available = ledger::balance(&mut m.session, m.tenant, member)
+        .await?
+        .available;
+    let mut owed = (-available).max(0).min(spend.amount);
+    let lot_ids: Vec<Uuid> = spend.draws.iter().map(|draw| draw.lot_id).collect();
+    let originals = ledger::lots_by_ids(&mut m.session, m.tenant, &lot_ids).await?;
+    let fallback_expiry = policy(&mut m.session, m.tenant, m.now)
+        .await?
+        .expiry
+        .expires_at(m.now, tz);
+    let (mut restored, mut new_lots) = (Vec::new(), Vec::new());
+    for draw in &spend.draws {
+        let repaid = owed.min(draw.points);
+        owed -= repaid;
+        let points = draw.points - repaid;
+        if points == 0 {
+            continue;
+        }
+        if ledger::restore_lot(&mut m.session, m.tenant, member, draw.lot_id, points).await? {
+            restored.push(Draw {
+                lot_id: draw.lot_id,
+                points,
+            });
+            continue;
+        }
+        let original = originals.iter().find(|lot| lot.id == draw.lot_id);
+        let lot = StoredLot {
+            id: Uuid::now_v7(),
+            member_id: member,
+            entry_id,
+            format_id: original.map_or(posting.format_id, |lot| lot.format_id),
+            earned_at: m.now,
+            available_at: m.now,
+            expires_at: original.map_or(fallback_expiry, |lot| lot.expires_at),
+            pending: false,
+            original: points,
+            remaining: points,
+        };
+        restored.push(Draw {
+            lot_id: lot.id,
+            points,
+        });
+        new_lots.push(lot);
+    }
+    let mut posted = entry(
+        member,
+        "reversal",
+        spend.amount,
+        spend.credit_account.clone(),
+        MEMBER_AVAILABLE.to_owned(),
+        posting,
+        restored,
+        m.now,
+    );
+    posted.id = entry_id;
+    append(m, &posted).await?;
+    for lot in &new_lots {
+        ledger::insert_lot(&mut m.session, m.tenant, lot).await?;
+    }
+    let change = BalanceChange {
+        available: spend.amount,
+        ..BalanceChange::default()
+    };
+    ledger::credit(&mut m.session, m.tenant, member, change, m.now).await?;
+    settle_member(m, member).await?;
+    Ok(posted)
+}

@@ -10,6 +10,7 @@
 //! - [`identity`]: member registration, views with masking, the profile-section registry.
 //! - [`coupons`]: coupon templates, issuing (also from other modules' transactions), rule-based
 //!   issue, validation, redemption (核销) with its journal, reversals and settlement records.
+//! - [`mall`]: the points mall — catalogue, redemptions in one transaction, fulfilment, cancellation.
 //! - [`vault`]: the keyring — PII encryption at rest, blind indexes, member-code signing.
 //! - [`secrets`], [`limiter`], [`telemetry`], [`workers`]: passwords and tokens, login limiting,
 //!   logs and metrics, background jobs.
@@ -23,6 +24,7 @@ pub mod identity;
 pub mod ledger;
 pub mod ledger_merge;
 pub mod limiter;
+pub mod mall;
 pub mod mutation;
 pub mod orders;
 pub mod rewards;

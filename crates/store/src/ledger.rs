@@ -515,3 +515,29 @@ pub async fn move_lots(
     }
     Ok(moved)
 }
+
+/// The tenant's lots with these ids, whichever member holds them now (a spend's draws name lots
+/// that may since have moved with a merge): for attributing spent points to the formats that
+/// issued them and for putting reversed points back with their expiry.
+pub async fn lots_by_ids(
+    s: &mut Session,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> StoreResult<Vec<StoredLot>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<StoredLot> = on_backend!(s, c => {
+        let mut query = QueryBuilder::new(
+            "SELECT id, member_id, entry_id, format_id, earned_at, available_at, expires_at, pending, original, remaining \
+             FROM points_lots WHERE tenant_id = ");
+        query.push_bind(tenant.0).push(" AND id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        query.push(") ORDER BY id");
+        query.build_query_as().fetch_all(&mut *c).await
+    })?;
+    Ok(rows)
+}

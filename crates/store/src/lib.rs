@@ -5,6 +5,7 @@
 //! - [`tenants`], [`org`], [`auth`], [`audit`], [`idempotency`]: one module per capability.
 //! - [`coupons`], [`coupon_redemptions`]: coupon templates, issued coupons with their quota
 //!   counters, the redemption journal and cross-format settlement records.
+//! - [`mall`]: the points mall — rewards with guarded stock, redemptions, per-member limit counters.
 //! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
 //!   single-record checks apply the same rule.
 //!
@@ -22,6 +23,7 @@ pub mod events;
 pub mod idempotency;
 pub mod keys;
 pub mod ledger;
+pub mod mall;
 pub mod members;
 pub mod merges;
 pub mod orders;

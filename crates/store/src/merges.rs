@@ -54,6 +54,16 @@ pub const MEMBER_OWNED: &[MemberOwnedTable] = &[
         table: "coupons",
         unique_per_member: &[],
     },
+    MemberOwnedTable {
+        table: "reward_redemptions",
+        unique_per_member: &[],
+    },
+    // A counter both members hold for the same reward and period stays with the source: the
+    // survivor keeps its own count (and limit) for that period.
+    MemberOwnedTable {
+        table: "reward_limit_counters",
+        unique_per_member: &["reward_id", "period_key"],
+    },
     // The points ledger is not a plain row move: its balances are transferred by entries (see
     // the server's `ledger_merge`), so the journal only grows.
 ];

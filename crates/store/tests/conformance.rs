@@ -28,6 +28,8 @@ mod import;
 mod isolation;
 #[path = "conformance/keys.rs"]
 mod keys;
+#[path = "conformance/mall.rs"]
+mod mall;
 #[path = "conformance/merges.rs"]
 mod merges;
 #[path = "conformance/orders.rs"]

@@ -35,4 +35,8 @@ pub const SECTIONS: &[ProfileSection] = &[
         name: "coupons",
         load: crate::coupons::coupons_section,
     },
+    ProfileSection {
+        name: "mall",
+        load: crate::mall::mall_section,
+    },
 ];

@@ -377,12 +377,17 @@ async fn erase(
     merges_removed += members::delete_merges_involving(&mut m.session, m.tenant, member_id).await?;
     // Decisions recorded for a merged member land on the survivor, so its own suffice.
     let consents_withdrawn = withdraw_consents(m, member_id).await?;
+    // Points mall shipping addresses (redemptions follow merges to the survivor too).
+    let shipping_addresses_erased =
+        huiyuan_store::mall::redemptions::erase_addresses(&mut m.session, m.tenant, member_id)
+            .await?;
     let summary = json!({
         "reason": reason,
         "identifiers_removed": identifiers_removed,
         "merged_members_erased": merged_count,
         "merge_log_entries_removed": merges_removed,
         "consents_withdrawn": consents_withdrawn,
+        "shipping_addresses_erased": shipping_addresses_erased,
     });
     m.audit("member.erased", "member", member_id, summary)
         .await?;

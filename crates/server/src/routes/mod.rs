@@ -20,6 +20,8 @@ mod member_privacy;
 mod members;
 mod orders;
 mod points;
+mod reward_redemptions;
+mod rewards;
 mod roles;
 mod staff;
 mod stores;
@@ -52,6 +54,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "earning", description = "Earning rules and event rewards"),
         (name = "tiers", description = "The tier ladder and members' tiers"),
         (name = "coupons", description = "Coupon templates, issuing, validation, redemption (核销) and reversals"),
+        (name = "mall", description = "The points mall: rewards catalogue, redemptions and their fulfilment"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]
@@ -104,7 +107,9 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tiers::router())
         .merge(coupon_templates::router())
         .merge(coupons::router())
-        .merge(coupon_redemptions::router());
+        .merge(coupon_redemptions::router())
+        .merge(rewards::router())
+        .merge(reward_redemptions::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(system::router())

@@ -110,7 +110,7 @@ async fn run_case(app: &TestApp, member: Uuid, case: &Case) -> Result<(), TestCa
         &mut m.session,
         tenant,
         &StoredPolicy {
-            expiry: case.expiry.clone(),
+            expiry: case.expiry,
             pending_days: case.pending_days,
             fen_per_100_points: 100,
             overdraft_limit: case.overdraft_limit,

@@ -23,6 +23,8 @@ mod import;
 mod journey;
 mod ledger_props;
 mod loyalty_flow;
+mod mall;
+mod mall_fulfilment;
 mod member_codes;
 mod members;
 mod merge;

@@ -155,6 +155,8 @@ async fn merge_moves_rows_and_undo_moves_exactly_those_back(db: TestDb) {
         ("orders".to_owned(), vec![]),
         ("rule_accruals".to_owned(), vec![]),
         ("coupons".to_owned(), vec![]),
+        ("reward_redemptions".to_owned(), vec![]),
+        ("reward_limit_counters".to_owned(), vec![]),
     ]);
     assert_eq!(moved, expected);
     let identifiers_table = merges::member_owned("member_identifiers").unwrap();
