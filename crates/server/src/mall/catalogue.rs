@@ -8,6 +8,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::mutation::Mutation;
 use crate::routes::common::writable;
 use huiyuan_domain::auth::{Principal, RecordClass};
+use huiyuan_domain::coupons::TemplateStatus;
 use huiyuan_domain::ids::FormatId;
 use huiyuan_domain::ids::TenantId;
 use huiyuan_domain::mall::{RewardKind, RewardPatch, RewardSpec};
@@ -34,19 +35,15 @@ async fn check_format(
 }
 
 /// Checks what the domain cannot: the formats and supplier store exist (the supplier's format is
-/// set from its store), the tier code is on the ladder, and the kind is one this build delivers.
+/// set from its store), the tier code is on the ladder, and a coupon reward's template is active.
 pub async fn resolve_references(
     session: &mut Session,
     tenant: TenantId,
     mut spec: RewardSpec,
 ) -> ApiResult<RewardSpec> {
     let mut errors = FieldErrors::new();
-    if spec.kind == RewardKind::Coupon {
-        errors.push(FieldError::new(
-            "kind",
-            "not_supported",
-            "coupon rewards are not yet supported: the coupons module has not landed",
-        ));
+    if let (RewardKind::Coupon, Some(template_id)) = (spec.kind, spec.coupon_template_id) {
+        check_coupon_template(session, tenant, template_id, &mut errors).await?;
     }
     if let Some(format) = spec.format_id {
         check_format(session, tenant, "format_id", format, &mut errors).await?;
@@ -78,6 +75,30 @@ pub async fn resolve_references(
     check_tier_code(session, tenant, spec.min_tier_code.as_deref(), &mut errors).await?;
     errors.finish()?;
     Ok(spec)
+}
+
+/// A coupon reward's template exists and is active: redeeming the reward issues its coupons.
+async fn check_coupon_template(
+    session: &mut Session,
+    tenant: TenantId,
+    template_id: Uuid,
+    errors: &mut FieldErrors,
+) -> ApiResult<()> {
+    let field = "coupon_template_id";
+    match huiyuan_store::coupons::get_template(session, tenant, template_id).await? {
+        Some(stored) if stored.template.status == TemplateStatus::Active => {}
+        Some(_) => errors.push(FieldError::new(
+            field,
+            "archived",
+            "the template is archived",
+        )),
+        None => errors.push(FieldError::new(
+            field,
+            "not_found",
+            "no such coupon template",
+        )),
+    }
+    Ok(())
 }
 
 /// A tier-only reward's tier is on the ladder.

@@ -31,6 +31,11 @@ pub fn spend_key(redemption: uuid::Uuid) -> String {
     format!("mall:{redemption}:spend")
 }
 
+/// The natural key of the coupon issued for one unit of a coupon reward's redemption.
+pub fn coupon_key(redemption: uuid::Uuid, unit: i64) -> String {
+    format!("mall:{redemption}:coupon:{unit}")
+}
+
 /// The natural key of the reversal posted when a redemption is cancelled.
 pub fn reversal_key(redemption: uuid::Uuid) -> String {
     format!("mall:{redemption}:reverse")

@@ -3,14 +3,16 @@
 //! is a guarded update that the database refuses when it would oversell, exceed a limit or
 //! overdraw; a refusal rolls the whole transaction back, so nothing is ever half taken.
 
+use super::views::IssuedCouponView;
 use super::views::RedemptionView;
-use super::{reward_placement, spend_key};
+use super::{coupon_key, reward_placement, spend_key};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Posting, donation_account, redemption_account};
 use crate::mutation::Mutation;
 use crate::routes::common::visible;
 use crate::vault::Vault;
 use huiyuan_domain::auth::{Actor, Principal, RecordClass};
+use huiyuan_domain::coupons::IssueSource;
 use huiyuan_domain::identity::MemberStatus;
 use huiyuan_domain::mall::{
     Delivery, Eligibility, MemberFacts, RedemptionState, RewardKind, RewardSpec, initial_state,
@@ -359,6 +361,7 @@ pub async fn redeem(
         cancelled_at: None,
     };
     redemptions::insert(&mut m.session, m.tenant, &redemption).await?;
+    let coupons = issue_coupons(m, spec, member.id, id, request.quantity).await?;
     m.audit(
         "reward.redeemed",
         "reward_redemption",
@@ -369,5 +372,30 @@ pub async fn redeem(
         }),
     )
     .await?;
-    RedemptionView::build(vault, caller, redemption)
+    let mut view = RedemptionView::build(vault, caller, redemption)?;
+    view.coupons = coupons;
+    Ok(view)
+}
+
+/// A coupon reward's coupons (兑换券), one per unit, issued in the redemption's transaction under
+/// natural keys (`mall:<redemption>:<unit>`); a quota the template no longer has refuses the whole
+/// redemption, so no points are taken for a coupon that was not issued.
+async fn issue_coupons(
+    m: &mut Mutation,
+    spec: &RewardSpec,
+    member: Uuid,
+    redemption: Uuid,
+    quantity: i64,
+) -> ApiResult<Vec<IssuedCouponView>> {
+    let (RewardKind::Coupon, Some(template)) = (spec.kind, spec.coupon_template_id) else {
+        return Ok(Vec::new());
+    };
+    let mut issued = Vec::new();
+    for unit in 0..quantity {
+        let key = coupon_key(redemption, unit);
+        let coupon =
+            crate::coupons::issue_in_tx(m, template, member, IssueSource::Mall, Some(&key)).await?;
+        issued.push(IssuedCouponView::from(coupon.coupon()));
+    }
+    Ok(issued)
 }

@@ -9,8 +9,11 @@ use huiyuan_domain::auth::{Permission, Principal};
 use huiyuan_domain::identity::member::mask_name;
 use huiyuan_domain::identity::phone::mask_phone;
 use huiyuan_domain::ids::TenantId;
-use huiyuan_domain::mall::{DeliveryMethod, RedemptionState, RewardSpec, ShippingAddress};
+use huiyuan_domain::mall::{
+    DeliveryMethod, RedemptionState, RewardKind, RewardSpec, ShippingAddress, reward::MAX_QUANTITY,
+};
 use huiyuan_store::Session;
+use huiyuan_store::coupons::{self, StoredCoupon};
 use huiyuan_store::mall::{StoredRedemption, StoredReward, redemptions};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -75,6 +78,46 @@ pub struct PointsSourceView {
     pub points: i64,
 }
 
+/// A coupon a coupon reward's redemption issued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedCouponView {
+    pub coupon_id: Uuid,
+    /// The code to type at a till, grouped as in the member's coupons.
+    pub code: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl From<&StoredCoupon> for IssuedCouponView {
+    fn from(coupon: &StoredCoupon) -> Self {
+        IssuedCouponView {
+            coupon_id: coupon.id,
+            code: huiyuan_domain::coupons::CouponCode::from_trusted(coupon.code.clone()).grouped(),
+            expires_at: coupon.expires_at,
+        }
+    }
+}
+
+/// The coupons a coupon reward's redemption issued, found by their natural keys (at most the
+/// reward's `max_quantity`, so a bounded number of indexed look-ups).
+pub async fn issued_coupons(
+    session: &mut Session,
+    tenant: TenantId,
+    redemption: &StoredRedemption,
+) -> ApiResult<Vec<IssuedCouponView>> {
+    if redemption.reward_kind != RewardKind::Coupon.as_str() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for unit in 0..redemption.quantity.min(MAX_QUANTITY) {
+        let key = super::coupon_key(redemption.id, unit);
+        if let Some(coupon) = coupons::coupon_by_natural_key(session, tenant, &key).await? {
+            out.push(IssuedCouponView::from(&coupon));
+        }
+    }
+    Ok(out)
+}
+
 /// A redemption order (兑换订单).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RedemptionView {
@@ -103,6 +146,10 @@ pub struct RedemptionView {
     pub points_account: String,
     pub points_sources: Vec<PointsSourceView>,
     pub spend_entry_id: Uuid,
+    /// Coupon rewards: the coupons issued, one per unit. Shown in the redemption's own answer
+    /// and by `GET /reward-redemptions/{id}`; lists leave it empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coupons: Vec<IssuedCouponView>,
     pub channel_id: Option<Uuid>,
     pub cancel_reason: Option<String>,
     /// Cash the payer must get back after a cancellation (refunded outside Huiyuan).
@@ -190,6 +237,7 @@ impl RedemptionView {
                 })
                 .collect(),
             spend_entry_id: r.spend_entry_id,
+            coupons: Vec::new(),
             channel_id: r.channel_id,
             cancel_reason: r.cancel_reason,
             cash_refund_due_fen: if state == RedemptionState::Cancelled {

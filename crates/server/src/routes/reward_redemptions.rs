@@ -4,6 +4,7 @@
 use crate::error::ApiResult;
 use crate::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::mall::fulfil::{self, ActionRequest, visible_redemption};
+use crate::mall::views::issued_coupons;
 use crate::mall::{RedemptionView, redemption_scope};
 use crate::routes::common::{PageBody, PageQuery};
 use crate::routes::members::visible_member;
@@ -152,7 +153,10 @@ async fn get_reward_redemption(
     require_read(&caller)?;
     let mut session = app.store.read().await?;
     let found = visible_redemption(&mut session, &caller, id).await?;
-    Ok(Json(RedemptionView::build(&app.vault, &caller, found)?))
+    let coupons = issued_coupons(&mut session, caller.tenant_id, &found).await?;
+    let mut view = RedemptionView::build(&app.vault, &caller, found)?;
+    view.coupons = coupons;
+    Ok(Json(view))
 }
 
 async fn run(

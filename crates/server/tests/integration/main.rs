@@ -24,6 +24,7 @@ mod journey;
 mod ledger_props;
 mod loyalty_flow;
 mod mall;
+mod mall_coupons;
 mod mall_fulfilment;
 mod member_codes;
 mod members;

@@ -116,7 +116,13 @@ async fn rewards_are_validated_on_save(app: &TestApp) {
         )
         .await
         .problem(422, "validation_failed");
-    assert_eq!(coupon["errors"][0]["code"], "not_supported");
+    assert_eq!(
+        (
+            coupon["errors"][0]["field"].as_str(),
+            coupon["errors"][0]["code"].as_str()
+        ),
+        (Some("coupon_template_id"), Some("not_found"))
+    );
     let unknown = app
         .post(
             "rewards",
