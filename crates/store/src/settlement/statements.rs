@@ -40,7 +40,8 @@ pub struct StoredStatement {
     #[sqlx(flatten)]
     pub header: StatementHeader,
     /// The computed figures (the server's statement body).
-    pub figures: Json<serde_json::Value>,
+    #[sqlx(json)]
+    pub figures: serde_json::Value,
 }
 
 const HEADER_FIELDS: &str = "id, period_start, period_end, status, mode, created_at, closed_at";
@@ -55,7 +56,7 @@ pub async fn insert_statement(
         "INSERT INTO settlement_statements (tenant_id, id, period_start, period_end, status, mode, figures, created_at, \
          closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(tenant.0).bind(h.id).bind(Ts(h.period_start)).bind(Ts(h.period_end)).bind(&h.status).bind(&h.mode)
-        .bind(&statement.figures).bind(Ts(h.created_at)).bind(h.closed_at.map(Ts))
+        .bind(Json(&statement.figures)).bind(Ts(h.created_at)).bind(h.closed_at.map(Ts))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -139,7 +140,8 @@ pub struct MerchantLine {
     pub merchant_fen: i64,
     pub coupon_cost_fen: i64,
     /// The revenue split rule applied.
-    pub rule: Json<serde_json::Value>,
+    #[sqlx(json)]
+    pub rule: serde_json::Value,
 }
 
 const LINE_FIELDS: &str = "statement_id, store_id, format_id, redemptions, points, cash_fen, points_value_fen, \
@@ -156,7 +158,7 @@ pub async fn insert_merchant_line(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
         .bind(tenant.0).bind(line.statement_id).bind(line.store_id).bind(line.format_id).bind(line.redemptions)
         .bind(line.points).bind(line.cash_fen).bind(line.points_value_fen).bind(line.gross_fen)
-        .bind(line.platform_fen).bind(line.merchant_fen).bind(line.coupon_cost_fen).bind(&line.rule)
+        .bind(line.platform_fen).bind(line.merchant_fen).bind(line.coupon_cost_fen).bind(Json(&line.rule))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
