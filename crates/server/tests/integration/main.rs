@@ -34,6 +34,7 @@ mod points;
 mod privacy;
 mod referral;
 mod scopes;
+mod settlement;
 mod smoke;
 mod staff;
 mod tenancy;
