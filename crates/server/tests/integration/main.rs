@@ -27,6 +27,7 @@ mod mall;
 mod mall_fulfilment;
 mod member_codes;
 mod members;
+mod merchant_assistant;
 mod merge;
 mod observability;
 mod orders;
