@@ -407,5 +407,7 @@ pub async fn list_orders(
         crate::scope_sql::push_page(&mut query, page);
         query.build_query_as().fetch_all(&mut *c).await
     })?;
-    Ok(huiyuan_domain::paging::Page::from_rows(rows, page, |row| row.id))
+    Ok(huiyuan_domain::paging::Page::from_rows(rows, page, |row| {
+        row.id
+    }))
 }

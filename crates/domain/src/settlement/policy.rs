@@ -75,7 +75,8 @@ impl SettlementPolicy {
 
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::new();
-        self.settlement_rate.validate("settlement_rate", &mut errors);
+        self.settlement_rate
+            .validate("settlement_rate", &mut errors);
         errors.finish()
     }
 }

@@ -89,7 +89,10 @@ fn rules_and_policies_are_validated_with_reasons() {
 }
 
 fn party() -> impl Strategy<Value = Party> {
-    prop_oneof![Just(None), (0u8..4).prop_map(|n| Some(Uuid::from_u128(u128::from(n) + 1)))]
+    prop_oneof![
+        Just(None),
+        (0u8..4).prop_map(|n| Some(Uuid::from_u128(u128::from(n) + 1)))
+    ]
 }
 
 proptest! {

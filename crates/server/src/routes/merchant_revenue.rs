@@ -115,8 +115,12 @@ async fn put_revenue_split(
             let before = policy::get_split(&mut m.session, m.tenant, store.id.0)
                 .await?
                 .map(|stored| rule_of(&stored));
-            policy::put_split(&mut m.session, m.tenant, &stored_rule(store.id.0, &body, m.now))
-                .await?;
+            policy::put_split(
+                &mut m.session,
+                m.tenant,
+                &stored_rule(store.id.0, &body, m.now),
+            )
+            .await?;
             m.audit(
                 "settlement.revenue_split_set",
                 "store",

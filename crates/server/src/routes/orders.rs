@@ -256,9 +256,14 @@ async fn list_orders(
     };
     let predicate = caller.predicate(Access::Read, huiyuan_domain::auth::RecordClass::Org);
     let mut session = app.store.read().await?;
-    let found =
-        huiyuan_store::orders::list_orders(&mut session, caller.tenant_id, &predicate, &filter, page)
-            .await?;
+    let found = huiyuan_store::orders::list_orders(
+        &mut session,
+        caller.tenant_id,
+        &predicate,
+        &filter,
+        page,
+    )
+    .await?;
     Ok(Json(crate::routes::common::PageBody {
         items: found.items.into_iter().map(OrderSummary::from).collect(),
         next_cursor: found.next_cursor,

@@ -133,7 +133,9 @@ async fn create_settlement(
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
         Box::pin(async move {
             let (start, end) = (body.period_start, body.period_end);
-            if let Some(closed) = statements::overlapping_closed(&mut m.session, m.tenant, start, end).await? {
+            if let Some(closed) =
+                statements::overlapping_closed(&mut m.session, m.tenant, start, end).await?
+            {
                 return Err(closed_conflict(
                     "overlaps_closed",
                     format!("the period overlaps closed statement {closed}"),
@@ -177,7 +179,11 @@ async fn list_settlements(
     if let Some(status) = query.status.as_deref()
         && !matches!(status, "draft" | "closed")
     {
-        return Err(ApiError::invalid_field("status", "unknown_value", "must be one of: draft, closed"));
+        return Err(ApiError::invalid_field(
+            "status",
+            "unknown_value",
+            "must be one of: draft, closed",
+        ));
     }
     let page = PageQuery {
         limit: query.limit,
@@ -185,11 +191,19 @@ async fn list_settlements(
     }
     .request()?;
     let mut session = app.store.read().await?;
-    let found =
-        statements::list_statements(&mut session, caller.tenant_id, query.status.as_deref(), page)
-            .await?;
+    let found = statements::list_statements(
+        &mut session,
+        caller.tenant_id,
+        query.status.as_deref(),
+        page,
+    )
+    .await?;
     Ok(Json(PageBody {
-        items: found.items.into_iter().map(StatementSummary::from).collect(),
+        items: found
+            .items
+            .into_iter()
+            .map(StatementSummary::from)
+            .collect(),
         next_cursor: found.next_cursor,
     }))
 }
@@ -248,10 +262,18 @@ async fn close_settlement(
                 .ok_or_else(|| ApiError::not_found("settlement"))?;
             let h = &stored.header;
             if h.status == "closed" {
-                return Err(closed_conflict("already_closed", "the statement is already closed".to_owned()));
+                return Err(closed_conflict(
+                    "already_closed",
+                    "the statement is already closed".to_owned(),
+                ));
             }
-            if let Some(other) =
-                statements::overlapping_closed(&mut m.session, m.tenant, h.period_start, h.period_end).await?
+            if let Some(other) = statements::overlapping_closed(
+                &mut m.session,
+                m.tenant,
+                h.period_start,
+                h.period_end,
+            )
+            .await?
             {
                 return Err(closed_conflict(
                     "overlaps_closed",
@@ -259,7 +281,10 @@ async fn close_settlement(
                 ));
             }
             if !statements::close_statement(&mut m.session, m.tenant, id, m.now).await? {
-                return Err(closed_conflict("already_closed", "the statement changed meanwhile".to_owned()));
+                return Err(closed_conflict(
+                    "already_closed",
+                    "the statement changed meanwhile".to_owned(),
+                ));
             }
             m.audit(
                 "settlement.closed",

@@ -11,7 +11,9 @@ use huiyuan_domain::settlement::{
 };
 use huiyuan_store::coupon_redemptions::settlement_totals;
 use huiyuan_store::settlement::figures::{self, CouponCost};
-use huiyuan_store::settlement::{MerchantLine, StatementHeader, StoredStatement, policy, statements};
+use huiyuan_store::settlement::{
+    MerchantLine, StatementHeader, StoredStatement, policy, statements,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
@@ -177,7 +179,9 @@ pub async fn compute_draft(
     let mut cells: BTreeMap<(Party, Party), i64> = BTreeMap::new();
     let mut explained: BTreeMap<String, i64> = BTreeMap::new();
     for claim in &claims {
-        let Some(spender) = is_claim_account(&claim.account) else { continue };
+        let Some(spender) = is_claim_account(&claim.account) else {
+            continue;
+        };
         *cells.entry((claim.issuing_format_id, spender)).or_default() += claim.points;
         *explained.entry(claim.account.clone()).or_default() += claim.points;
     }
@@ -212,7 +216,9 @@ pub async fn compute_draft(
         let (bearer, party) = bearer_of(cost);
         totals.coupon_discount_fen += cost.discount_fen;
         if let Some(store) = cost.bearer_store_id {
-            let entry = merchant_coupon_cost.entry(store).or_insert((cost.bearer_format_id, 0));
+            let entry = merchant_coupon_cost
+                .entry(store)
+                .or_insert((cost.bearer_format_id, 0));
             entry.1 += cost.discount_fen;
         } else {
             format_line(&mut lines, party).coupon_cost_fen += cost.discount_fen;
@@ -318,12 +324,16 @@ async fn merchant_lines(
         .map(|s| s.store_id)
         .chain(coupon_cost.keys().copied())
         .collect();
-    let stores: Vec<Uuid> = stores.into_iter().take(MAX_MERCHANT_LINES as usize).collect();
-    let rules: BTreeMap<Uuid, RevenueSplitRule> = policy::splits_of(&mut m.session, m.tenant, &stores)
-        .await?
-        .iter()
-        .map(|stored| (stored.store_id, super::rule_of(stored)))
+    let stores: Vec<Uuid> = stores
+        .into_iter()
+        .take(MAX_MERCHANT_LINES as usize)
         .collect();
+    let rules: BTreeMap<Uuid, RevenueSplitRule> =
+        policy::splits_of(&mut m.session, m.tenant, &stores)
+            .await?
+            .iter()
+            .map(|stored| (stored.store_id, super::rule_of(stored)))
+            .collect();
     let mut lines = Vec::with_capacity(stores.len());
     for store in stores {
         let supplied = supply.iter().find(|s| s.store_id == store);

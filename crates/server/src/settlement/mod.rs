@@ -15,7 +15,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// The tenant's settlement policy, [`SettlementPolicy::DEFAULT`] until set.
-pub async fn policy_of(session: &mut Session, tenant: huiyuan_domain::ids::TenantId) -> StoreResult<SettlementPolicy> {
+pub async fn policy_of(
+    session: &mut Session,
+    tenant: huiyuan_domain::ids::TenantId,
+) -> StoreResult<SettlementPolicy> {
     Ok(policy::get_policy(session, tenant)
         .await?
         .and_then(|stored| {

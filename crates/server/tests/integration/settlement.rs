@@ -33,7 +33,13 @@ pub async fn merchant(app: &TestApp, admin: &str, format: &Value, code: &str) ->
 }
 
 /// A channel key of `format`, bound to `store`.
-pub async fn pos_key(app: &TestApp, admin: &str, format: &Value, store: &Value, code: &str) -> String {
+pub async fn pos_key(
+    app: &TestApp,
+    admin: &str,
+    format: &Value,
+    store: &Value,
+    code: &str,
+) -> String {
     let channel = fixtures::channel(app, admin, Some(format), code).await;
     fixtures::api_key(app, admin, &channel, Some(store)).await["key"]
         .as_str()
@@ -48,7 +54,15 @@ pub async fn base_rule(app: &TestApp, admin: &str) {
 }
 
 /// An order of `yuan` for the member with `phone`, at `store`, occurring at `occurred_at`.
-pub async fn order(app: &TestApp, key: &str, store: &Value, phone: &str, external: &str, yuan: i64, occurred_at: OffsetDateTime) -> Value {
+pub async fn order(
+    app: &TestApp,
+    key: &str,
+    store: &Value,
+    phone: &str,
+    external: &str,
+    yuan: i64,
+    occurred_at: OffsetDateTime,
+) -> Value {
     let fen = yuan * 100;
     let body = json!({
         "external_id": external, "store_id": id(store), "phone": phone, "total_fen": fen,
@@ -66,49 +80,125 @@ fn settle(start: OffsetDateTime, end: OffsetDateTime) -> Value {
 async fn policy_and_split_rules_are_validated_and_audited(app: &TestApp) {
     let admin = app.admin_token().await;
     let policy = app.get("settlement-policy", &admin).await.ok(200);
-    assert_eq!(policy, json!({ "mode": "hq_funded", "settlement_rate": { "fen": 1, "per_points": 1 } }));
-    let bad = put(app, "settlement-policy", &admin, json!({ "mode": "independent", "settlement_rate": { "fen": -1, "per_points": 0 } }))
-        .await
-        .problem(422, "validation_failed");
-    let fields: Vec<&str> = bad["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["settlement_rate.fen", "settlement_rate.per_points"]);
-    let unknown = put(app, "settlement-policy", &admin, json!({ "mode": "sideways", "settlement_rate": { "fen": 1, "per_points": 1 } }))
-        .await
-        .problem(422, "validation_failed");
+    assert_eq!(
+        policy,
+        json!({ "mode": "hq_funded", "settlement_rate": { "fen": 1, "per_points": 1 } })
+    );
+    let bad = put(
+        app,
+        "settlement-policy",
+        &admin,
+        json!({ "mode": "independent", "settlement_rate": { "fen": -1, "per_points": 0 } }),
+    )
+    .await
+    .problem(422, "validation_failed");
+    let fields: Vec<&str> = bad["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["settlement_rate.fen", "settlement_rate.per_points"]
+    );
+    let unknown = put(
+        app,
+        "settlement-policy",
+        &admin,
+        json!({ "mode": "sideways", "settlement_rate": { "fen": 1, "per_points": 1 } }),
+    )
+    .await
+    .problem(422, "validation_failed");
     assert_eq!(unknown["errors"][0]["field"], "mode");
-    let wanted = json!({ "mode": "independent", "settlement_rate": { "fen": 80, "per_points": 100 } });
-    let request = || app.request(Method::PUT, "settlement-policy", &admin).header("idempotency-key", "policy-1").json(&wanted);
+    let wanted =
+        json!({ "mode": "independent", "settlement_rate": { "fen": 80, "per_points": 100 } });
+    let request = || {
+        app.request(Method::PUT, "settlement-policy", &admin)
+            .header("idempotency-key", "policy-1")
+            .json(&wanted)
+    };
     assert_eq!(send(request()).await.ok(200), wanted);
     let replay = send(request()).await;
     assert_eq!(replay.header("idempotent-replayed"), "true");
     assert_eq!(app.get("settlement-policy", &admin).await.ok(200), wanted);
-    assert_eq!(app.list_all("audit-log?action=settlement.policy_set", &admin, 10).await.len(), 1);
+    assert_eq!(
+        app.list_all("audit-log?action=settlement.policy_set", &admin, 10)
+            .await
+            .len(),
+        1
+    );
 
     let mall = fixtures::format(app, &admin, "mall").await;
     let shop = merchant(app, &admin, &mall, "m1").await;
     let plain = fixtures::store(app, &admin, &mall, "s1").await;
     let path = format!("merchants/{}/revenue-split", id(&shop));
     let default = app.get(&path, &admin).await.ok(200);
-    assert_eq!((default["is_default"].as_bool(), default["cash_commission_bps"].as_i64()), (Some(true), Some(0)));
-    assert_eq!(default["points_rate"], json!({ "fen": 100, "per_points": 100 }));
+    assert_eq!(
+        (
+            default["is_default"].as_bool(),
+            default["cash_commission_bps"].as_i64()
+        ),
+        (Some(true), Some(0))
+    );
+    assert_eq!(
+        default["points_rate"],
+        json!({ "fen": 100, "per_points": 100 })
+    );
     let bad = put(app, &path, &admin, json!({ "cash_commission_bps": 10_001, "points_commission_bps": -5, "points_rate": { "fen": 1, "per_points": 0 } }))
         .await
         .problem(422, "validation_failed");
     assert_eq!(bad["errors"].as_array().unwrap().len(), 3, "{bad}");
     let rule = json!({ "cash_commission_bps": 500, "points_commission_bps": 0, "points_rate": { "fen": 1, "per_points": 1 } });
     let saved = put(app, &path, &admin, rule.clone()).await.ok(200);
-    assert_eq!((saved["is_default"].as_bool(), saved["cash_commission_bps"].as_i64()), (Some(false), Some(500)));
+    assert_eq!(
+        (
+            saved["is_default"].as_bool(),
+            saved["cash_commission_bps"].as_i64()
+        ),
+        (Some(false), Some(500))
+    );
     assert_eq!(app.get(&path, &admin).await.ok(200), saved);
-    put(app, &format!("merchants/{}/revenue-split", id(&plain)), &admin, rule.clone())
+    put(
+        app,
+        &format!("merchants/{}/revenue-split", id(&plain)),
+        &admin,
+        rule.clone(),
+    )
+    .await
+    .problem(404, "not_found");
+    let staff = fixtures::staff_login(
+        app,
+        &admin,
+        "shop-staff",
+        &["settlement:read", "settlement:write"],
+        json!({ "kind": "stores", "store_ids": [id(&shop)] }),
+    )
+    .await;
+    put(app, &path, &staff, rule.clone())
         .await
-        .problem(404, "not_found");
-    let staff = fixtures::staff_login(app, &admin, "shop-staff", &["settlement:read", "settlement:write"], json!({ "kind": "stores", "store_ids": [id(&shop)] })).await;
-    put(app, &path, &staff, rule.clone()).await.problem(403, "out_of_scope");
-    put(app, "settlement-policy", &staff, wanted.clone()).await.problem(403, "out_of_scope");
+        .problem(403, "out_of_scope");
+    put(app, "settlement-policy", &staff, wanted.clone())
+        .await
+        .problem(403, "out_of_scope");
     assert_eq!(app.get(&path, &staff).await.ok(200), saved);
-    let reader = fixtures::staff_login(app, &admin, "reader", &["org:read"], json!({ "kind": "tenant" })).await;
-    app.get("settlement-policy", &reader).await.problem(403, "permission_denied");
-    assert_eq!(app.list_all("audit-log?action=settlement.revenue_split_set", &admin, 10).await.len(), 1);
+    let reader = fixtures::staff_login(
+        app,
+        &admin,
+        "reader",
+        &["org:read"],
+        json!({ "kind": "tenant" }),
+    )
+    .await;
+    app.get("settlement-policy", &reader)
+        .await
+        .problem(403, "permission_denied");
+    assert_eq!(
+        app.list_all("audit-log?action=settlement.revenue_split_set", &admin, 10)
+            .await
+            .len(),
+        1
+    );
 }
 
 /// Sums over the members' ledger entries recorded in `[from, until)`, read entry by entry.
@@ -123,20 +213,38 @@ struct LedgerSums {
     issued_by_account: BTreeMap<String, i64>,
 }
 
-async fn ledger_sums(app: &TestApp, members: &[&str], from: OffsetDateTime, until: OffsetDateTime) -> LedgerSums {
+async fn ledger_sums(
+    app: &TestApp,
+    members: &[&str],
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+) -> LedgerSums {
     let mut sums = LedgerSums::default();
     let mut session = app.state.store.read().await.unwrap();
-    let claim = |account: &str| account.starts_with("redemption:") || account.starts_with("donation:");
+    let claim =
+        |account: &str| account.starts_with("redemption:") || account.starts_with("donation:");
     for member in members {
         let page = PageRequest::parse(Some(200), None).unwrap();
-        let entries = huiyuan_store::ledger::list_entries(&mut session, app.default_tenant.id, member.parse().unwrap(), page)
-            .await
-            .unwrap();
+        let entries = huiyuan_store::ledger::list_entries(
+            &mut session,
+            app.default_tenant.id,
+            member.parse().unwrap(),
+            page,
+        )
+        .await
+        .unwrap();
         assert!(entries.next_cursor.is_none());
-        for e in entries.items.iter().filter(|e| e.created_at >= from && e.created_at < until) {
+        for e in entries
+            .items
+            .iter()
+            .filter(|e| e.created_at >= from && e.created_at < until)
+        {
             if e.debit_account.starts_with("issuance:") {
                 sums.issued += e.amount;
-                *sums.issued_by_account.entry(e.debit_account.clone()).or_default() += e.amount;
+                *sums
+                    .issued_by_account
+                    .entry(e.debit_account.clone())
+                    .or_default() += e.amount;
             }
             if e.credit_account.starts_with("issuance:") {
                 sums.clawed_back += e.amount;
@@ -170,7 +278,9 @@ async fn expire_lots_of(app: &TestApp, member: &str) {
         .bind(huiyuan_store::Ts(past)).bind(app.default_tenant.id.0).bind(member).execute(&mut *c).await.map(|_| ()))
         .unwrap();
     session.commit().await.unwrap();
-    huiyuan_server::workers::settle_due_points(&app.state, utc_now()).await.unwrap();
+    huiyuan_server::workers::settle_due_points(&app.state, utc_now())
+        .await
+        .unwrap();
 }
 
 fn format_line<'a>(statement: &'a Value, format: &Value) -> &'a Value {
@@ -185,9 +295,14 @@ fn format_line<'a>(statement: &'a Value, format: &Value) -> &'a Value {
 async fn the_statement_reconciles_with_the_ledger(app: &TestApp) {
     let admin = app.admin_token().await;
     let start = utc_now() - Duration::seconds(1);
-    put(app, "settlement-policy", &admin, json!({ "mode": "independent", "settlement_rate": { "fen": 80, "per_points": 100 } }))
-        .await
-        .ok(200);
+    put(
+        app,
+        "settlement-policy",
+        &admin,
+        json!({ "mode": "independent", "settlement_rate": { "fen": 80, "per_points": 100 } }),
+    )
+    .await
+    .ok(200);
     base_rule(app, &admin).await;
     let supermarket = fixtures::format(app, &admin, "supermarket").await;
     let mall = fixtures::format(app, &admin, "mall").await;
@@ -208,10 +323,31 @@ async fn the_statement_reconciles_with_the_ledger(app: &TestApp) {
         member(app, &admin, "13800138003").await,
     );
     order(app, &sm_key, &shop, "13800138001", "SM-1", 200, utc_now()).await;
-    order(app, &mall_key, &counter, "13800138002", "MALL-1", 100, utc_now()).await;
+    order(
+        app,
+        &mall_key,
+        &counter,
+        "13800138002",
+        "MALL-1",
+        100,
+        utc_now(),
+    )
+    .await;
     order(app, &sm_key, &shop, "13800138003", "SM-2", 30, utc_now()).await;
-    app.post(&format!("members/{x}/points/adjustments"), &admin, json!({ "points": 50, "reason": "goodwill" })).await.ok(201);
-    app.post(&format!("members/{y}/points/adjustments"), &admin, json!({ "points": -10, "reason": "correction" })).await.ok(201);
+    app.post(
+        &format!("members/{x}/points/adjustments"),
+        &admin,
+        json!({ "points": 50, "reason": "goodwill" }),
+    )
+    .await
+    .ok(201);
+    app.post(
+        &format!("members/{y}/points/adjustments"),
+        &admin,
+        json!({ "points": -10, "reason": "correction" }),
+    )
+    .await
+    .ok(201);
 
     // A mall redemption of the boutique's reward: points (issued by the supermarket) plus cash.
     let mut gift = crate::mall::goods("商户礼品", 120, Some(5));
@@ -232,18 +368,31 @@ async fn the_statement_reconciles_with_the_ledger(app: &TestApp) {
         "cost_bearer": { "kind": "format", "format_id": id(&supermarket) }, "issuing_format_id": id(&supermarket),
     });
     let template = id(&app.post("coupon-templates", &admin, voucher).await.ok(201));
-    let code = issue(app, &admin, &template, &[&y]).await[0]["code"].as_str().unwrap().to_owned();
-    app.post(&format!("coupons/{code}/redeem"), &mall_key, json!({ "order_ref": "MALL-2", "lines": [{ "sku": "A", "amount_fen": 15000 }] }))
-        .await
-        .ok(201);
+    let code = issue(app, &admin, &template, &[&y]).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post(
+        &format!("coupons/{code}/redeem"),
+        &mall_key,
+        json!({ "order_ref": "MALL-2", "lines": [{ "sku": "A", "amount_fen": 15000 }] }),
+    )
+    .await
+    .ok(201);
 
     // Z's supermarket points expire.
     expire_lots_of(app, &z).await;
     assert_verifies(app).await;
     let end = utc_now();
 
-    let statement = app.post("settlements", &admin, settle(start, end)).await.ok(201);
-    assert_eq!((statement["status"].as_str(), statement["mode"].as_str()), (Some("draft"), Some("independent")));
+    let statement = app
+        .post("settlements", &admin, settle(start, end))
+        .await
+        .ok(201);
+    assert_eq!(
+        (statement["status"].as_str(), statement["mode"].as_str()),
+        (Some("draft"), Some("independent"))
+    );
     let sums = ledger_sums(app, &[&x, &y, &z], start, end).await;
     let totals = &statement["totals"];
     assert_eq!(
@@ -255,16 +404,41 @@ async fn the_statement_reconciles_with_the_ledger(app: &TestApp) {
             totals["points_adjusted_in"].as_i64().unwrap(),
             totals["points_adjusted_out"].as_i64().unwrap(),
         ),
-        (sums.issued, sums.clawed_back, sums.redeemed, sums.expired, sums.adjusted_in, sums.adjusted_out),
+        (
+            sums.issued,
+            sums.clawed_back,
+            sums.redeemed,
+            sums.expired,
+            sums.adjusted_in,
+            sums.adjusted_out
+        ),
         "{statement}"
     );
-    assert_eq!((sums.issued, sums.redeemed, sums.expired, sums.adjusted_in, sums.adjusted_out), (330, 120, 30, 50, 10));
+    assert_eq!(
+        (
+            sums.issued,
+            sums.redeemed,
+            sums.expired,
+            sums.adjusted_in,
+            sums.adjusted_out
+        ),
+        (330, 120, 30, 50, 10)
+    );
     for format in [&supermarket, &mall] {
         let line = format_line(&statement, format);
         let account = format!("issuance:{}", id(format));
-        assert_eq!(line["points_issued"].as_i64(), sums.issued_by_account.get(&account).copied(), "{line}");
-        let net = line["points_issued"].as_i64().unwrap() - line["points_clawed_back"].as_i64().unwrap();
-        assert_eq!(line["liability_fen"].as_i64(), Some(net), "100 fen per 100 points");
+        assert_eq!(
+            line["points_issued"].as_i64(),
+            sums.issued_by_account.get(&account).copied(),
+            "{line}"
+        );
+        let net =
+            line["points_issued"].as_i64().unwrap() - line["points_clawed_back"].as_i64().unwrap();
+        assert_eq!(
+            line["liability_fen"].as_i64(),
+            Some(net),
+            "100 fen per 100 points"
+        );
         let claims = (line["points_redeemed"].as_i64().unwrap() * 80 + 50).div_euclid(100);
         assert_eq!(line["claims_fen"].as_i64(), Some(claims));
     }
@@ -274,30 +448,68 @@ async fn the_statement_reconciles_with_the_ledger(app: &TestApp) {
     // The matrix explains every redeemed point by the format that issued it, as the mall
     // redemption recorded; nets sum to zero and the supermarket pays.
     let matrix = statement["matrix"].as_array().unwrap();
-    let matrix_points: i64 = matrix.iter().map(|cell| cell["points"].as_i64().unwrap()).sum();
+    let matrix_points: i64 = matrix
+        .iter()
+        .map(|cell| cell["points"].as_i64().unwrap())
+        .sum();
     assert_eq!(matrix_points, sums.redeemed);
     let spending = redemption["spending_format_id"].clone();
     for source in redemption["points_sources"].as_array().unwrap() {
         let cell = matrix
             .iter()
-            .find(|cell| cell["issuing_format_id"] == source["format_id"] && cell["spending_format_id"] == spending)
+            .find(|cell| {
+                cell["issuing_format_id"] == source["format_id"]
+                    && cell["spending_format_id"] == spending
+            })
             .unwrap_or_else(|| panic!("{source} in {matrix:?}"));
         assert_eq!(cell["points"], source["points"]);
     }
-    let nets: i64 = statement["formats"].as_array().unwrap().iter().map(|l| l["net_transfer_fen"].as_i64().unwrap()).sum();
+    let nets: i64 = statement["formats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["net_transfer_fen"].as_i64().unwrap())
+        .sum();
     assert_eq!((nets, totals["net_transfer_fen"].as_i64()), (0, Some(0)));
-    assert!(format_line(&statement, &supermarket)["net_transfer_fen"].as_i64().unwrap() < 0, "{statement}");
+    assert!(
+        format_line(&statement, &supermarket)["net_transfer_fen"]
+            .as_i64()
+            .unwrap()
+            < 0,
+        "{statement}"
+    );
 
     // The cross-format coupon: issued by the supermarket, redeemed at the mall, borne by the
     // supermarket.
     let cross = statement["cross_format_coupons"].as_array().unwrap();
     assert_eq!(cross.len(), 1, "{statement}");
-    assert_eq!((cross[0]["issuing_format_id"].clone(), cross[0]["redeeming_format_id"].clone()), (supermarket["id"].clone(), mall["id"].clone()));
-    assert_eq!((cross[0]["bearer"].as_str(), cross[0]["discount_fen"].as_i64()), (Some("format"), Some(2000)));
+    assert_eq!(
+        (
+            cross[0]["issuing_format_id"].clone(),
+            cross[0]["redeeming_format_id"].clone()
+        ),
+        (supermarket["id"].clone(), mall["id"].clone())
+    );
+    assert_eq!(
+        (
+            cross[0]["bearer"].as_str(),
+            cross[0]["discount_fen"].as_i64()
+        ),
+        (Some("format"), Some(2000))
+    );
     let costs = statement["coupon_costs"].as_array().unwrap();
     assert_eq!(costs.len(), 1);
-    assert_eq!((costs[0]["bearer_format_id"].clone(), costs[0]["discount_fen"].as_i64()), (supermarket["id"].clone(), Some(2000)));
-    assert_eq!(format_line(&statement, &supermarket)["coupon_cost_fen"], 2000);
+    assert_eq!(
+        (
+            costs[0]["bearer_format_id"].clone(),
+            costs[0]["discount_fen"].as_i64()
+        ),
+        (supermarket["id"].clone(), Some(2000))
+    );
+    assert_eq!(
+        format_line(&statement, &supermarket)["coupon_cost_fen"],
+        2000
+    );
     assert_eq!(totals["coupon_discount_fen"], 2000);
 
     // The boutique's revenue split: 120 points at 1 fen each plus 500 fen cash; the platform
@@ -305,22 +517,72 @@ async fn the_statement_reconciles_with_the_ledger(app: &TestApp) {
     let merchants = statement["merchants"].as_array().unwrap();
     assert_eq!(merchants.len(), 1);
     let line = &merchants[0];
-    assert_eq!((line["store_id"].clone(), line["points"].as_i64(), line["cash_fen"].as_i64()), (boutique["id"].clone(), Some(120), Some(500)));
-    assert_eq!((line["gross_fen"].as_i64(), line["platform_fen"].as_i64(), line["merchant_fen"].as_i64()), (Some(620), Some(56), Some(564)));
+    assert_eq!(
+        (
+            line["store_id"].clone(),
+            line["points"].as_i64(),
+            line["cash_fen"].as_i64()
+        ),
+        (boutique["id"].clone(), Some(120), Some(500))
+    );
+    assert_eq!(
+        (
+            line["gross_fen"].as_i64(),
+            line["platform_fen"].as_i64(),
+            line["merchant_fen"].as_i64()
+        ),
+        (Some(620), Some(56), Some(564))
+    );
 
     // The same statement read back and as CSV.
     let sid = id(&statement);
-    assert_eq!(app.get(&format!("settlements/{sid}"), &admin).await.ok(200), statement);
-    let csv = send(app.request(Method::GET, &format!("settlements/{sid}/export.csv"), &admin)).await;
+    assert_eq!(
+        app.get(&format!("settlements/{sid}"), &admin).await.ok(200),
+        statement
+    );
+    let csv = send(app.request(
+        Method::GET,
+        &format!("settlements/{sid}/export.csv"),
+        &admin,
+    ))
+    .await;
     assert_eq!(csv.status, 200);
-    assert!(csv.header("content-type").starts_with("text/csv"), "{}", csv.header("content-type"));
+    assert!(
+        csv.header("content-type").starts_with("text/csv"),
+        "{}",
+        csv.header("content-type")
+    );
     let mut rows = csv.text.lines();
-    assert_eq!(rows.next(), Some("section,metric,party_id,counterparty_id,points,amount_fen"));
-    assert!(csv.text.contains(&format!("cross_format_coupon,format,{},{},1,2000", id(&supermarket), id(&mall))), "{}", csv.text);
-    assert!(csv.text.contains(&format!("merchant,platform_share,{},{},,56", id(&boutique), id(&mall))), "{}", csv.text);
+    assert_eq!(
+        rows.next(),
+        Some("section,metric,party_id,counterparty_id,points,amount_fen")
+    );
+    assert!(
+        csv.text.contains(&format!(
+            "cross_format_coupon,format,{},{},1,2000",
+            id(&supermarket),
+            id(&mall)
+        )),
+        "{}",
+        csv.text
+    );
+    assert!(
+        csv.text.contains(&format!(
+            "merchant,platform_share,{},{},,56",
+            id(&boutique),
+            id(&mall)
+        )),
+        "{}",
+        csv.text
+    );
     assert!(csv.text.contains("total,redeemed,,,120,96"), "{}", csv.text);
     assert_eq!(app.list_all("settlements", &admin, 10).await.len(), 1);
-    assert_eq!(app.list_all("audit-log?action=settlement.computed", &admin, 10).await.len(), 1);
+    assert_eq!(
+        app.list_all("audit-log?action=settlement.computed", &admin, 10)
+            .await
+            .len(),
+        1
+    );
 }
 
 async fn late_events_fall_into_the_next_period_and_closed_statements_stay(app: &TestApp) {
@@ -333,33 +595,77 @@ async fn late_events_fall_into_the_next_period_and_closed_statements_stay(app: &
     member(app, &admin, "13800138000").await;
     order(app, &key, &store, "13800138000", "T-1", 100, utc_now()).await;
     let first_end = utc_now();
-    app.post("settlements", &admin, settle(start, first_end + Duration::hours(1)))
+    app.post(
+        "settlements",
+        &admin,
+        settle(start, first_end + Duration::hours(1)),
+    )
+    .await
+    .problem(422, "validation_failed");
+    app.post("settlements", &admin, settle(first_end, start))
         .await
         .problem(422, "validation_failed");
-    app.post("settlements", &admin, settle(first_end, start)).await.problem(422, "validation_failed");
-    let first = app.post("settlements", &admin, settle(start, first_end)).await.ok(201);
+    let first = app
+        .post("settlements", &admin, settle(start, first_end))
+        .await
+        .ok(201);
     assert_eq!(first["totals"]["points_issued"], 100);
     let path = format!("settlements/{}", id(&first));
-    let closed = app.post(&format!("{path}/close"), &admin, json!({})).await.ok(200);
+    let closed = app
+        .post(&format!("{path}/close"), &admin, json!({}))
+        .await
+        .ok(200);
     assert_eq!(closed["status"], "closed");
     assert!(closed["closed_at"].is_string());
-    let again = app.post(&format!("{path}/close"), &admin, json!({})).await.problem(409, "settlement_closed");
+    let again = app
+        .post(&format!("{path}/close"), &admin, json!({}))
+        .await
+        .problem(409, "settlement_closed");
     assert_eq!(again["errors"][0]["code"], "already_closed");
     let overlap = app
-        .post("settlements", &admin, settle(start + Duration::milliseconds(1), first_end + Duration::milliseconds(1)))
+        .post(
+            "settlements",
+            &admin,
+            settle(
+                start + Duration::milliseconds(1),
+                first_end + Duration::milliseconds(1),
+            ),
+        )
         .await
         .problem(409, "settlement_closed");
     assert_eq!(overlap["errors"][0]["code"], "overlaps_closed");
 
     // An offline order of the closed period arrives late: it counts in the next period, and the
     // closed statement does not change.
-    order(app, &key, &store, "13800138000", "OFFLINE-1", 40, start + Duration::milliseconds(500)).await;
+    order(
+        app,
+        &key,
+        &store,
+        "13800138000",
+        "OFFLINE-1",
+        40,
+        start + Duration::milliseconds(500),
+    )
+    .await;
     assert_eq!(app.get(&path, &admin).await.ok(200), closed);
     let second_end = utc_now();
-    let second = app.post("settlements", &admin, settle(first_end, second_end)).await.ok(201);
+    let second = app
+        .post("settlements", &admin, settle(first_end, second_end))
+        .await
+        .ok(201);
     assert_eq!(second["totals"]["points_issued"], 40, "{second}");
-    assert_eq!(app.list_all("settlements?status=closed", &admin, 10).await.len(), 1);
-    assert_eq!(app.list_all("settlements?status=draft", &admin, 10).await.len(), 1);
+    assert_eq!(
+        app.list_all("settlements?status=closed", &admin, 10)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.list_all("settlements?status=draft", &admin, 10)
+            .await
+            .len(),
+        1
+    );
 }
 
 async fn racing_closes_of_overlapping_periods_close_one(app: &TestApp) {
@@ -367,12 +673,25 @@ async fn racing_closes_of_overlapping_periods_close_one(app: &TestApp) {
     let now = utc_now();
     let mut drafts = Vec::new();
     for hours in 1..=6 {
-        let draft = app.post("settlements", &admin, settle(now - Duration::hours(hours + 1), now - Duration::hours(hours) + Duration::minutes(30))).await.ok(201);
+        let draft = app
+            .post(
+                "settlements",
+                &admin,
+                settle(
+                    now - Duration::hours(hours + 1),
+                    now - Duration::hours(hours) + Duration::minutes(30),
+                ),
+            )
+            .await
+            .ok(201);
         drafts.push(id(&draft));
     }
     let mut tasks = tokio::task::JoinSet::new();
     for draft in &drafts {
-        tasks.spawn(send(app.request(Method::POST, &format!("settlements/{draft}/close"), &admin).json(&json!({}))));
+        tasks.spawn(send(
+            app.request(Method::POST, &format!("settlements/{draft}/close"), &admin)
+                .json(&json!({})),
+        ));
     }
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     while let Some(reply) = tasks.join_next().await {
@@ -384,9 +703,20 @@ async fn racing_closes_of_overlapping_periods_close_one(app: &TestApp) {
     assert_eq!(statuses.values().sum::<usize>(), 6);
     assert!((1..=3).contains(&closed.len()), "{statuses:?}");
     for (a, b) in closed.iter().zip(closed.iter().skip(1)) {
-        let (a_start, a_end) = (a["period_start"].as_str().unwrap(), a["period_end"].as_str().unwrap());
-        let (b_start, b_end) = (b["period_start"].as_str().unwrap(), b["period_end"].as_str().unwrap());
-        let parse = |t: &str| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap();
-        assert!(parse(a_end) <= parse(b_start) || parse(b_end) <= parse(a_start), "{a} overlaps {b}");
+        let (a_start, a_end) = (
+            a["period_start"].as_str().unwrap(),
+            a["period_end"].as_str().unwrap(),
+        );
+        let (b_start, b_end) = (
+            b["period_start"].as_str().unwrap(),
+            b["period_end"].as_str().unwrap(),
+        );
+        let parse = |t: &str| {
+            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap()
+        };
+        assert!(
+            parse(a_end) <= parse(b_start) || parse(b_end) <= parse(a_start),
+            "{a} overlaps {b}"
+        );
     }
 }

@@ -63,7 +63,8 @@ pub struct IssuerFlow {
     pub points: i64,
 }
 
-const CLAIM_ACCOUNT: &str = "(e.{side}_account LIKE 'redemption:%' OR e.{side}_account LIKE 'donation:%')";
+const CLAIM_ACCOUNT: &str =
+    "(e.{side}_account LIKE 'redemption:%' OR e.{side}_account LIKE 'donation:%')";
 
 /// The inter-format matrix's raw material for `[from, until)`: each claiming entry's draws,
 /// joined to the lots they name (wherever a merge moved them) for the issuing format. Draws are

@@ -9,5 +9,5 @@ pub mod policy;
 pub mod statements;
 
 pub use figures::{AccountFlow, CouponCost, IssuerFlow, MallSupply};
-pub use policy::{StoredSplitRule, StoredSettlementPolicy};
+pub use policy::{StoredSettlementPolicy, StoredSplitRule};
 pub use statements::{MERCHANT_LINE_COLUMNS, MerchantLine, StatementHeader, StoredStatement};

@@ -76,8 +76,9 @@ pub async fn get_split(
     tenant: TenantId,
     store: Uuid,
 ) -> StoreResult<Option<StoredSplitRule>> {
-    let sql =
-        format!("SELECT {SPLIT_FIELDS} FROM merchant_revenue_splits WHERE tenant_id = $1 AND store_id = $2");
+    let sql = format!(
+        "SELECT {SPLIT_FIELDS} FROM merchant_revenue_splits WHERE tenant_id = $1 AND store_id = $2"
+    );
     let row = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(tenant.0).bind(store).fetch_optional(&mut *c).await)?;
     Ok(row)
@@ -108,7 +109,11 @@ pub async fn splits_of(
     Ok(found)
 }
 
-pub async fn put_split(s: &mut Session, tenant: TenantId, rule: &StoredSplitRule) -> StoreResult<()> {
+pub async fn put_split(
+    s: &mut Session,
+    tenant: TenantId,
+    rule: &StoredSplitRule,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "INSERT INTO merchant_revenue_splits (tenant_id, store_id, cash_commission_bps, points_commission_bps, \
          points_rate_fen, points_rate_per_points, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
