@@ -36,6 +36,7 @@ mod privacy;
 mod referral;
 mod scopes;
 mod settlement;
+mod settlement_periods;
 mod smoke;
 mod staff;
 mod tenancy;
