@@ -149,7 +149,7 @@ async fn create_settlement(
                 json!({ "period_start": start, "period_end": end, "merchants": merchants.len() }),
             )
             .await?;
-            Ok(view::build(&mut m.session, &viewer, statement).await?)
+            view::build(&mut m.session, &viewer, statement).await
         })
     })
     .await
@@ -296,7 +296,7 @@ async fn close_settlement(
             let closed = statements::get_statement(&mut m.session, m.tenant, id)
                 .await?
                 .ok_or_else(|| ApiError::internal("a closed statement vanished"))?;
-            Ok(view::build(&mut m.session, &viewer, closed).await?)
+            view::build(&mut m.session, &viewer, closed).await
         })
     })
     .await
