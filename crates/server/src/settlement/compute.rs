@@ -362,3 +362,47 @@ async fn merchant_lines(
     }
     Ok(lines)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_name_their_party() {
+        let format = Uuid::now_v7();
+        assert_eq!(
+            account_party(&format!("issuance:{format}"), "issuance:"),
+            Some(Some(format))
+        );
+        assert_eq!(account_party("issuance:group", "issuance:"), Some(None));
+        assert_eq!(account_party("member.available", "issuance:"), None);
+        assert_eq!(
+            is_claim_account(&format!("donation:{format}")),
+            Some(Some(format))
+        );
+        assert_eq!(is_claim_account("redemption:group"), Some(None));
+        assert_eq!(is_claim_account("checkout_hold"), None);
+        assert_eq!(is_claim_account("expiry"), None);
+    }
+
+    #[test]
+    fn coupon_bearers_come_from_the_template_placement() {
+        let (format, store) = (Uuid::now_v7(), Uuid::now_v7());
+        let cost = |bearer_format_id, bearer_store_id| CouponCost {
+            bearer_format_id,
+            bearer_store_id,
+            redeeming_format_id: None,
+            redemptions: 1,
+            discount_fen: 100,
+        };
+        assert_eq!(
+            bearer_of(&cost(Some(format), Some(store))),
+            ("merchant", Some(format))
+        );
+        assert_eq!(
+            bearer_of(&cost(Some(format), None)),
+            ("format", Some(format))
+        );
+        assert_eq!(bearer_of(&cost(None, None)), ("hq", None));
+    }
+}

@@ -108,3 +108,28 @@ pub fn check_period(
     }
     errors.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_period;
+    use time::Duration;
+    use time::macros::datetime;
+
+    #[test]
+    fn periods_end_after_they_start_not_in_the_future_within_400_days() {
+        let now = datetime!(2026-12-05 12:00 UTC);
+        assert!(check_period(now - Duration::days(30), now, now).is_ok());
+        let codes = |start, end| -> Vec<&'static str> {
+            check_period(start, end, now).map_or_else(
+                |e| e.0.into_iter().map(|e| e.code).collect(),
+                |()| Vec::new(),
+            )
+        };
+        assert_eq!(codes(now, now), ["before_start"]);
+        assert_eq!(
+            codes(now - Duration::days(1), now + Duration::seconds(1)),
+            ["in_future"]
+        );
+        assert_eq!(codes(now - Duration::days(401), now), ["too_long"]);
+    }
+}
