@@ -251,7 +251,24 @@ async fn a_merchant_sees_and_manages_only_its_own(app: &TestApp) {
         2,
         "{statement}"
     );
-    assert!(!statement["formats"].as_array().unwrap().is_empty());
+    // HQ-funded (the default): headquarters pays every claim, no format owes another.
+    assert_eq!(statement["mode"], "hq_funded");
+    let formats = statement["formats"].as_array().unwrap();
+    assert!(!formats.is_empty());
+    for line in formats {
+        assert_eq!(line["net_transfer_fen"], 0, "{line}");
+        assert_eq!(line["funded_by_hq_fen"], line["claims_fen"], "{line}");
+    }
+    let matrix = statement["matrix"].as_array().unwrap();
+    assert_eq!(matrix.len(), 1, "{statement}");
+    assert_eq!(
+        (
+            matrix[0]["issuing_format_id"].is_null(),
+            matrix[0]["points"].as_i64()
+        ),
+        (true, Some(200)),
+        "the buyer's granted points are the group's"
+    );
     let sid = id(&statement);
     let seen = app
         .get(&format!("settlements/{sid}"), &staff_a)
