@@ -6,243 +6,228 @@ use uuid::Uuid;
 
 pub const HEADER: &str = "section,metric,party_id,counterparty_id,points,amount_fen";
 
+/// One row: section, metric, party, counterparty, points, fen (blank when not applicable).
+type Row<'a> = (&'a str, &'a str, String, String, Option<i64>, Option<i64>);
+
 fn party(id: Option<Uuid>) -> String {
     id.map_or_else(|| "group".to_owned(), |id| id.to_string())
 }
 
-fn row(
-    out: &mut String,
-    section: &str,
-    metric: &str,
-    a: &str,
-    b: &str,
-    points: Option<i64>,
-    fen: Option<i64>,
-) {
-    let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
-    out.push_str(&format!(
-        "{section},{metric},{a},{b},{},{}\n",
-        number(points),
-        number(fen)
-    ));
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// The CSV text of a statement view.
 pub fn render(view: &StatementView) -> String {
-    let mut out = String::from(HEADER);
-    out.push('\n');
     let s = &view.summary;
-    let rfc3339 = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
-    let period = format!("{}/{}", rfc3339(s.period_start), rfc3339(s.period_end));
-    row(
-        &mut out,
+    let f = &view.figures;
+    let none = String::new;
+    let mut rows: Vec<Row> = vec![(
         "statement",
         &s.status,
-        &s.id.to_string(),
-        &period,
+        s.id.to_string(),
+        format!("{}/{}", rfc3339(s.period_start), rfc3339(s.period_end)),
         None,
         None,
-    );
-    for line in &view.figures.formats {
-        let p = party(line.format_id);
-        row(
-            &mut out,
-            "format",
-            "issued",
-            &p,
-            "",
-            Some(line.points_issued),
-            Some(line.liability_fen),
-        );
-        row(
-            &mut out,
-            "format",
-            "clawed_back",
-            &p,
-            "",
-            Some(line.points_clawed_back),
-            None,
-        );
-        row(
-            &mut out,
-            "format",
-            "redeemed",
-            &p,
-            "",
-            Some(line.points_redeemed),
-            Some(line.claims_fen),
-        );
-        row(
-            &mut out,
-            "format",
-            "expired",
-            &p,
-            "",
-            Some(line.points_expired),
-            None,
-        );
-        row(
-            &mut out,
-            "format",
-            "coupon_cost",
-            &p,
-            "",
-            None,
-            Some(line.coupon_cost_fen),
-        );
-        row(
-            &mut out,
-            "format",
-            "funded_by_hq",
-            &p,
-            "",
-            None,
-            Some(line.funded_by_hq_fen),
-        );
-        row(
-            &mut out,
-            "format",
-            "net_transfer",
-            &p,
-            "",
-            None,
-            Some(line.net_transfer_fen),
-        );
+    )];
+    for l in &f.formats {
+        let p = party(l.format_id);
+        rows.extend([
+            (
+                "format",
+                "issued",
+                p.clone(),
+                none(),
+                Some(l.points_issued),
+                Some(l.liability_fen),
+            ),
+            (
+                "format",
+                "clawed_back",
+                p.clone(),
+                none(),
+                Some(l.points_clawed_back),
+                None,
+            ),
+            (
+                "format",
+                "redeemed",
+                p.clone(),
+                none(),
+                Some(l.points_redeemed),
+                Some(l.claims_fen),
+            ),
+            (
+                "format",
+                "expired",
+                p.clone(),
+                none(),
+                Some(l.points_expired),
+                None,
+            ),
+            (
+                "format",
+                "coupon_cost",
+                p.clone(),
+                none(),
+                None,
+                Some(l.coupon_cost_fen),
+            ),
+            (
+                "format",
+                "funded_by_hq",
+                p.clone(),
+                none(),
+                None,
+                Some(l.funded_by_hq_fen),
+            ),
+            (
+                "format",
+                "net_transfer",
+                p,
+                none(),
+                None,
+                Some(l.net_transfer_fen),
+            ),
+        ]);
     }
-    for cell in &view.figures.matrix {
-        row(
-            &mut out,
+    rows.extend(f.matrix.iter().map(|c| {
+        let (issuer, spender) = (party(c.issuing_format_id), party(c.spending_format_id));
+        (
             "matrix",
             "points_spent",
-            &party(cell.issuing_format_id),
-            &party(cell.spending_format_id),
-            Some(cell.points),
-            Some(cell.amount_fen),
-        );
-    }
-    for cost in &view.figures.coupon_costs {
-        let bearer = cost
-            .bearer_store_id
-            .or(cost.bearer_format_id)
-            .map_or_else(|| "group".to_owned(), |id| id.to_string());
-        row(
-            &mut out,
+            issuer,
+            spender,
+            Some(c.points),
+            Some(c.amount_fen),
+        )
+    }));
+    rows.extend(f.coupon_costs.iter().map(|c| {
+        let bearer = party(c.bearer_store_id.or(c.bearer_format_id));
+        let (redeeming, n) = (party(c.redeeming_format_id), Some(c.redemptions));
+        (
             "coupon_cost",
-            &cost.bearer,
-            &bearer,
-            &party(cost.redeeming_format_id),
-            Some(cost.redemptions),
-            Some(cost.discount_fen),
+            c.bearer.as_str(),
+            bearer,
+            redeeming,
+            n,
+            Some(c.discount_fen),
+        )
+    }));
+    rows.extend(f.cross_format_coupons.iter().map(|c| {
+        let (issuer, redeemer) = (
+            c.issuing_format_id.to_string(),
+            c.redeeming_format_id.to_string(),
         );
-    }
-    for coupon in &view.figures.cross_format_coupons {
-        row(
-            &mut out,
+        let n = Some(c.redemptions);
+        (
             "cross_format_coupon",
-            &coupon.bearer,
-            &coupon.issuing_format_id.to_string(),
-            &coupon.redeeming_format_id.to_string(),
-            Some(coupon.redemptions),
-            Some(coupon.discount_fen),
-        );
-    }
+            c.bearer.as_str(),
+            issuer,
+            redeemer,
+            n,
+            Some(c.discount_fen),
+        )
+    }));
     for m in &view.merchants {
         let (store, format) = (m.store_id.to_string(), party(m.format_id));
-        row(
-            &mut out,
-            "merchant",
-            "mall_supplied",
-            &store,
-            &format,
-            Some(m.points),
-            Some(m.cash_fen),
-        );
-        row(
-            &mut out,
-            "merchant",
-            "gross",
-            &store,
-            &format,
-            None,
-            Some(m.gross_fen),
-        );
-        row(
-            &mut out,
-            "merchant",
-            "platform_share",
-            &store,
-            &format,
-            None,
-            Some(m.platform_fen),
-        );
-        row(
-            &mut out,
-            "merchant",
-            "merchant_share",
-            &store,
-            &format,
-            None,
-            Some(m.merchant_fen),
-        );
-        row(
-            &mut out,
-            "merchant",
-            "coupon_cost",
-            &store,
-            &format,
-            None,
-            Some(m.coupon_cost_fen),
-        );
+        rows.extend([
+            (
+                "merchant",
+                "mall_supplied",
+                store.clone(),
+                format.clone(),
+                Some(m.points),
+                Some(m.cash_fen),
+            ),
+            (
+                "merchant",
+                "gross",
+                store.clone(),
+                format.clone(),
+                None,
+                Some(m.gross_fen),
+            ),
+            (
+                "merchant",
+                "platform_share",
+                store.clone(),
+                format.clone(),
+                None,
+                Some(m.platform_fen),
+            ),
+            (
+                "merchant",
+                "merchant_share",
+                store.clone(),
+                format.clone(),
+                None,
+                Some(m.merchant_fen),
+            ),
+            (
+                "merchant",
+                "coupon_cost",
+                store,
+                format,
+                None,
+                Some(m.coupon_cost_fen),
+            ),
+        ]);
     }
-    if let Some(t) = &view.figures.totals {
-        row(
-            &mut out,
-            "total",
-            "issued",
-            "",
-            "",
-            Some(t.points_issued),
-            Some(t.liability_fen),
-        );
-        row(
-            &mut out,
-            "total",
-            "redeemed",
-            "",
-            "",
-            Some(t.points_redeemed),
-            Some(t.claims_fen),
-        );
-        row(
-            &mut out,
-            "total",
-            "expired",
-            "",
-            "",
-            Some(t.points_expired),
-            None,
-        );
-        row(
-            &mut out,
-            "total",
-            "coupon_discount",
-            "",
-            "",
-            None,
-            Some(t.coupon_discount_fen),
-        );
-        row(
-            &mut out,
-            "total",
-            "net_transfer",
-            "",
-            "",
-            None,
-            Some(t.net_transfer_fen),
-        );
+    if let Some(t) = &f.totals {
+        rows.extend([
+            (
+                "total",
+                "issued",
+                none(),
+                none(),
+                Some(t.points_issued),
+                Some(t.liability_fen),
+            ),
+            (
+                "total",
+                "redeemed",
+                none(),
+                none(),
+                Some(t.points_redeemed),
+                Some(t.claims_fen),
+            ),
+            (
+                "total",
+                "expired",
+                none(),
+                none(),
+                Some(t.points_expired),
+                None,
+            ),
+            (
+                "total",
+                "coupon_discount",
+                none(),
+                none(),
+                None,
+                Some(t.coupon_discount_fen),
+            ),
+            (
+                "total",
+                "net_transfer",
+                none(),
+                none(),
+                None,
+                Some(t.net_transfer_fen),
+            ),
+        ]);
+    }
+    let number = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let mut out = format!("{HEADER}\n");
+    for (section, metric, a, b, points, fen) in rows {
+        // Every field is an identifier, a fixed word or a number: nothing needs quoting.
+        out.push_str(&format!(
+            "{section},{metric},{a},{b},{},{}\n",
+            number(points),
+            number(fen)
+        ));
     }
     out
 }
