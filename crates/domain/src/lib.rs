@@ -15,6 +15,8 @@
 //! - [`mall`]: the points mall — rewards (goods, services, donations, coupons) with price, stock,
 //!   limits, tier-only and time window; eligibility; the redemption state machine.
 //! - [`paging`]: cursor pagination limits and opaque cursors.
+//! - [`settlement`]: settlement policy and revenue split rules, points valued in fen, the
+//!   inter-format matrix with net transfers, merchant revenue split (分润).
 //! - [`tiers`]: tier ladders, upgrade at once, downgrade only at evaluation unless retained (保级),
 //!   overrides with expiry, benefits per format.
 //!
@@ -31,5 +33,6 @@ pub mod ledger;
 pub mod mall;
 pub mod org;
 pub mod paging;
+pub mod settlement;
 pub mod tiers;
 pub mod validation;

@@ -35,6 +35,7 @@ pub enum ErrorCode {
     OutOfStock,
     LimitReached,
     NotEligible,
+    SettlementClosed,
 }
 
 impl ErrorCode {
@@ -61,6 +62,7 @@ impl ErrorCode {
         ErrorCode::OutOfStock,
         ErrorCode::LimitReached,
         ErrorCode::NotEligible,
+        ErrorCode::SettlementClosed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +89,7 @@ impl ErrorCode {
             ErrorCode::OutOfStock => "out_of_stock",
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::NotEligible => "not_eligible",
+            ErrorCode::SettlementClosed => "settlement_closed",
         }
     }
 
@@ -106,7 +109,8 @@ impl ErrorCode {
             | ErrorCode::CouponAlreadyUsed
             | ErrorCode::QuotaExhausted
             | ErrorCode::OutOfStock
-            | ErrorCode::LimitReached => StatusCode::CONFLICT,
+            | ErrorCode::LimitReached
+            | ErrorCode::SettlementClosed => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -143,6 +147,9 @@ impl ErrorCode {
             ErrorCode::OutOfStock => "Not enough stock is left",
             ErrorCode::LimitReached => "The member has reached the limit for this item",
             ErrorCode::NotEligible => "The member may not redeem this item now",
+            ErrorCode::SettlementClosed => {
+                "A closed statement is immutable and its period is settled; `errors[0].code` says which"
+            }
         }
     }
 }

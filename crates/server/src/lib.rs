@@ -11,6 +11,8 @@
 //! - [`coupons`]: coupon templates, issuing (also from other modules' transactions), rule-based
 //!   issue, validation, redemption (核销) with its journal, reversals and settlement records.
 //! - [`mall`]: the points mall — catalogue, redemptions in one transaction, fulfilment, cancellation.
+//! - [`settlement`]: settlement statements per period — points liability and claims per format,
+//!   the inter-format matrix and net transfers, coupon costs by bearer, merchant revenue split.
 //! - [`vault`]: the keyring — PII encryption at rest, blind indexes, member-code signing.
 //! - [`secrets`], [`limiter`], [`telemetry`], [`workers`]: passwords and tokens, login limiting,
 //!   logs and metrics, background jobs.
@@ -30,6 +32,7 @@ pub mod orders;
 pub mod rewards;
 pub mod routes;
 pub mod secrets;
+pub mod settlement;
 pub mod state;
 pub mod telemetry;
 pub mod tenancy;

@@ -6,6 +6,8 @@
 //! - [`coupons`], [`coupon_redemptions`]: coupon templates, issued coupons with their quota
 //!   counters, the redemption journal and cross-format settlement records.
 //! - [`mall`]: the points mall — rewards with guarded stock, redemptions, per-member limit counters.
+//! - [`settlement`]: settlement policy and revenue split rules, a period's sums by aggregate
+//!   range queries, statements (draft → closed by compare-and-set) and their merchant lines.
 //! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
 //!   single-record checks apply the same rule.
 //!
@@ -29,6 +31,7 @@ pub mod merges;
 pub mod orders;
 pub mod org;
 pub mod scope_sql;
+pub mod settlement;
 pub mod tenants;
 pub mod tiers;
 pub mod timestamp;

@@ -363,3 +363,51 @@ pub async fn rule_earned(
     };
     Ok(sum)
 }
+
+/// An order is placed at its store and format.
+pub const ORDER_COLUMNS: crate::scope_sql::ScopeColumns = crate::scope_sql::ScopeColumns {
+    format: Some("format_id"),
+    store: Some("store_id"),
+    guide: None,
+};
+
+/// Filters of the order list; `from`/`until` bound `occurred_at`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub store_id: Option<Uuid>,
+    pub member_id: Option<Uuid>,
+    pub from: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+/// Orders the predicate admits (over [`ORDER_COLUMNS`]), by id.
+pub async fn list_orders(
+    s: &mut Session,
+    tenant: TenantId,
+    predicate: &huiyuan_domain::auth::ScopePredicate,
+    filter: &OrderFilter,
+    page: huiyuan_domain::paging::PageRequest,
+) -> StoreResult<huiyuan_domain::paging::Page<StoredOrder>> {
+    let rows: Vec<StoredOrder> = on_backend!(s, c => {
+        let mut query = sqlx::QueryBuilder::new(format!("SELECT {ORDER_FIELDS} FROM orders WHERE tenant_id = "));
+        query.push_bind(tenant.0);
+        if let Some(store) = filter.store_id {
+            query.push(" AND store_id = ").push_bind(store);
+        }
+        if let Some(member) = filter.member_id {
+            query.push(" AND member_id = ").push_bind(member);
+        }
+        if let Some(from) = filter.from {
+            query.push(" AND occurred_at >= ").push_bind(Ts(from));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND occurred_at < ").push_bind(Ts(until));
+        }
+        crate::scope_sql::push_scope(&mut query, predicate, &ORDER_COLUMNS);
+        crate::scope_sql::push_page(&mut query, page);
+        query.build_query_as().fetch_all(&mut *c).await
+    })?;
+    Ok(huiyuan_domain::paging::Page::from_rows(rows, page, |row| {
+        row.id
+    }))
+}

@@ -42,6 +42,8 @@ mod schema;
 mod scopes;
 #[path = "conformance/sessions.rs"]
 mod sessions;
+#[path = "conformance/settlement.rs"]
+mod settlement;
 #[path = "conformance/staff.rs"]
 mod staff;
 #[path = "conformance/tenants.rs"]

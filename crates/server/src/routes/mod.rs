@@ -18,11 +18,13 @@ mod member_import;
 mod member_merges;
 mod member_privacy;
 mod members;
+mod merchant_revenue;
 mod orders;
 mod points;
 mod reward_redemptions;
 mod rewards;
 mod roles;
+mod settlements;
 mod staff;
 mod stores;
 mod system;
@@ -55,6 +57,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "tiers", description = "The tier ladder and members' tiers"),
         (name = "coupons", description = "Coupon templates, issuing, validation, redemption (核销) and reversals"),
         (name = "mall", description = "The points mall: rewards catalogue, redemptions and their fulfilment"),
+        (name = "settlement", description = "Settlement policy, statements per period (liability, claims, inter-format transfers, coupon costs, merchant revenue split) and CSV export"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]
@@ -109,7 +112,9 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(coupons::router())
         .merge(coupon_redemptions::router())
         .merge(rewards::router())
-        .merge(reward_redemptions::router());
+        .merge(reward_redemptions::router())
+        .merge(settlements::router())
+        .merge(merchant_revenue::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(system::router())

@@ -1,8 +1,9 @@
 //! `/api/v1/orders`: ingestion from any channel (idempotent on the channel's own order id),
-//! the order with its accrual, refunds, receipt claims (补积分) and the accrual dry run.
+//! the order with its accrual, refunds, receipt claims (补积分) and the accrual dry run, and the
+//! order list within the caller's scope (a merchant's staff: their store's orders).
 
 use crate::error::ApiResult;
-use crate::extract::{ApiPath, Caller, Command};
+use crate::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::orders::{
     ClaimInput, OrderInput, OrderView, ParsedOrder, RefundInput, RefundView, claim, ingest,
     order_view, preview, refund, visible_order,
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(create_order))
+        .routes(routes!(list_orders, create_order))
         .routes(routes!(preview_order))
         .routes(routes!(get_order))
         .routes(routes!(create_refund))
@@ -169,4 +170,102 @@ async fn claim_order(
         Box::pin(async move { claim(m, &claimer, id, body.member_id).await })
     })
     .await
+}
+
+/// An order in a list: the order row without lines, payments and refunds.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OrderSummary {
+    pub id: Uuid,
+    pub external_id: String,
+    pub channel_id: Uuid,
+    pub member_id: Option<Uuid>,
+    pub store_id: Option<Uuid>,
+    pub format_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: time::OffsetDateTime,
+    pub total_fen: i64,
+    pub refunded_fen: i64,
+    /// `completed`, `partially_refunded` or `refunded`.
+    pub status: String,
+    pub points_earned: i64,
+    pub points_reversed: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+}
+
+impl From<huiyuan_store::orders::StoredOrder> for OrderSummary {
+    fn from(o: huiyuan_store::orders::StoredOrder) -> Self {
+        Self {
+            id: o.id,
+            external_id: o.external_id,
+            channel_id: o.channel_id,
+            member_id: o.member_id,
+            store_id: o.store_id,
+            format_id: o.format_id,
+            occurred_at: o.occurred_at,
+            total_fen: o.total_fen,
+            refunded_fen: o.refunded_fen,
+            status: o.status,
+            points_earned: o.points_earned,
+            points_reversed: o.points_reversed,
+            created_at: o.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    pub store_id: Option<Uuid>,
+    pub member_id: Option<Uuid>,
+    /// Orders that occurred at or after this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<time::OffsetDateTime>,
+    /// Orders that occurred before this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub until: Option<time::OffsetDateTime>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Orders in the caller's scope, by id (oldest first): a store's or merchant's staff see their
+/// store's orders only.
+#[utoipa::path(get, path = "/orders", tag = "orders", operation_id = "list_orders", params(OrderQuery),
+    responses((status = 200, description = "One page of orders", body = crate::routes::common::PageBody<OrderSummary>),
+        (status = 403, description = "Missing `orders:read`", body = crate::error::Problem),
+        (status = 422, description = "Invalid filter or page request", body = crate::error::Problem)),
+    security(("bearer" = [])))]
+async fn list_orders(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(query): ApiQuery<OrderQuery>,
+) -> ApiResult<Json<crate::routes::common::PageBody<OrderSummary>>> {
+    caller.require(Permission::OrdersRead)?;
+    let page = crate::routes::common::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .request()?;
+    let filter = huiyuan_store::orders::OrderFilter {
+        store_id: query.store_id,
+        member_id: query.member_id,
+        from: query.from,
+        until: query.until,
+    };
+    let predicate = caller.predicate(Access::Read, huiyuan_domain::auth::RecordClass::Org);
+    let mut session = app.store.read().await?;
+    let found = huiyuan_store::orders::list_orders(
+        &mut session,
+        caller.tenant_id,
+        &predicate,
+        &filter,
+        page,
+    )
+    .await?;
+    Ok(Json(crate::routes::common::PageBody {
+        items: found.items.into_iter().map(OrderSummary::from).collect(),
+        next_cursor: found.next_cursor,
+    }))
 }
