@@ -1,15 +1,17 @@
 //! Evaluating an order through the earning engine and accruing what it earned.
 
-use crate::error::{ApiError, ApiResult};
-use crate::ledger::{Posting, earn, issuance_account, tenant_zone};
+use crate::config_cache::TenantConfig;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::ledger::{Posting, earn_new, issuance_account};
 use crate::mutation::Mutation;
+use crate::state::AppState;
 use huiyuan_domain::earning::{
     Accrual, EarnedSoFar, EarningContext, EarningRule, Evaluation, LineFacts, MemberFacts,
     OrderFacts, day_window, evaluate,
 };
 use huiyuan_domain::ids::{ChannelId, FormatId, StoreId, TenantId};
-use huiyuan_store::Session;
-use huiyuan_store::earning_rules;
+use huiyuan_store::members::StoredMember;
+use huiyuan_store::{Session, utc_now};
 use huiyuan_store::orders::{self, RuleAccrual, StoredLine, StoredOrder};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -84,50 +86,111 @@ pub(super) async fn context(
     Ok(context)
 }
 
-/// Evaluates an order (stored or about to be) for a member, or anonymously.
+/// A member's tier as earning reads it: the level code (for rules with a tier condition) and the
+/// level's earning multiplier in the order's format as a rule.
+pub(super) type TierEarning = (Option<String>, Option<EarningRule>);
+
+/// The code of the order's format, when the tenant has a ladder (tier benefits are per format).
+/// Read before any session is opened: the cache may need a read connection of its own.
+pub(super) async fn format_code(
+    app: &AppState,
+    config: &TenantConfig,
+    tenant: TenantId,
+    format: FormatId,
+) -> ApiResult<Option<String>> {
+    if config.ladder.is_none() {
+        return Ok(None);
+    }
+    Ok(app
+        .config
+        .format(&app.store, tenant, format)
+        .await?
+        .map(|f| f.code.as_str().to_owned()))
+}
+
+/// The member's tier for earning, from the cached ladder and the member's tier state.
+pub(super) async fn member_tier(
+    session: &mut Session,
+    tenant: TenantId,
+    config: &TenantConfig,
+    member: Uuid,
+    format_code: Option<&str>,
+) -> ApiResult<TierEarning> {
+    let Some(ladder) = &config.ladder else {
+        return Ok((None, None));
+    };
+    let Some(state) = crate::tiers::current_state(session, tenant, ladder, member).await? else {
+        return Ok((None, None));
+    };
+    Ok(crate::tiers::tier_earning(
+        ladder,
+        &state,
+        format_code,
+        utc_now(),
+    ))
+}
+
+/// Evaluates an order (stored or about to be) for a member, or anonymously: the tenant's rules
+/// plus the member's tier benefit, with the rule counters read in `session`.
 pub(super) async fn evaluate_order(
     session: &mut Session,
     tenant: TenantId,
-    member: Option<Uuid>,
+    config: &TenantConfig,
+    member: Option<(Uuid, &TierEarning)>,
     facts: &OrderFacts,
-    tz: &jiff::tz::TimeZone,
 ) -> ApiResult<Evaluation> {
-    let mut rules = earning_rules::enabled_rules(session, tenant).await?;
+    let mut rules = config.rules.clone();
     let mut member_facts = MemberFacts::default();
-    if let Some(member) = member {
-        let (level, benefit) =
-            crate::tiers::earning_tier(session, tenant, member, facts.format_id).await?;
-        member_facts.tier_code = level;
-        rules.extend(benefit);
+    if let Some((_, (level, benefit))) = member {
+        member_facts.tier_code.clone_from(level);
+        rules.extend(benefit.iter().cloned());
     }
-    let context = context(session, tenant, member, &rules, facts.occurred_at, tz).await?;
+    let context = context(
+        session,
+        tenant,
+        member.map(|(id, _)| id),
+        &rules,
+        facts.occurred_at,
+        &config.zone,
+    )
+    .await?;
     Ok(evaluate(&rules, facts, &member_facts, &context))
 }
 
+/// Who earns an order and what accruing needs to know besides the order.
+pub(super) struct Earner<'a> {
+    pub(super) config: &'a TenantConfig,
+    pub(super) member: &'a StoredMember,
+    pub(super) tier: &'a TierEarning,
+    /// The member's available balance, read under the balance row's lock
+    /// ([`huiyuan_store::ledger::lock_active_balance`]) earlier in this transaction.
+    pub(super) available: i64,
+}
+
 /// Accrues a member's order: evaluates it as of its own time, posts the points from the issuing
-/// format's liability account, records the fired rules, the per-line points and the rule counters.
+/// format's liability account, records the rule counters, rewards a referrer and upgrades the
+/// tier. The caller has locked the member's balance row first (PostgreSQL: concurrent orders of
+/// one member then accrue one after the other, each reading the rule counters the other left, so
+/// day and period caps hold under concurrency), and records the returned accrual on the order
+/// and its lines.
 pub(super) async fn accrue_order(
     m: &mut Mutation,
     order: &StoredOrder,
     lines: &[StoredLine],
-    member: Uuid,
+    earner: &Earner<'_>,
 ) -> ApiResult<Accrual> {
-    let tz = tenant_zone(&mut m.session, m.tenant).await?;
-    // Lock the member's balance row first (PostgreSQL): concurrent orders of one member then
-    // accrue one after the other, each reading the rule counters the other left, so day and
-    // period caps hold under concurrency.
-    huiyuan_store::ledger::credit(
+    let member = earner.member.id;
+    let config = earner.config;
+    let facts = order_facts(order, lines);
+    let accrual = evaluate_order(
         &mut m.session,
         m.tenant,
-        member,
-        huiyuan_store::ledger::BalanceChange::default(),
-        m.now,
+        config,
+        Some((member, earner.tier)),
+        &facts,
     )
-    .await?;
-    let facts = order_facts(order, lines);
-    let accrual = evaluate_order(&mut m.session, m.tenant, Some(member), &facts, &tz)
-        .await?
-        .accrual;
+    .await?
+    .accrual;
     if accrual.total_points > 0 {
         let names: Vec<&str> = accrual
             .fired
@@ -142,7 +205,9 @@ pub(super) async fn accrue_order(
             natural_key: Some(earn_key(order.id)),
         };
         let total = accrual.total_points;
-        earn(
+        // The order was inserted (or claimed, a guarded once-only update) in this transaction,
+        // so its earn key is new; a twin would still fail the entry's unique key.
+        earn_new(
             m,
             member,
             total,
@@ -150,27 +215,46 @@ pub(super) async fn accrue_order(
             "earn",
             issuance_account(Some(order.format_id)),
             &posting,
-            &tz,
+            &config.zone,
+            &config.policy,
+            earner.available,
         )
         .await?;
     }
-    orders::set_accrual(&mut m.session, m.tenant, order.id, &accrual, m.now).await?;
-    for fired in accrual.fired.iter().filter(|f| f.points != 0) {
-        let row = RuleAccrual {
+    let counters: Vec<RuleAccrual> = accrual
+        .fired
+        .iter()
+        .filter(|f| f.points != 0)
+        .map(|fired| RuleAccrual {
             id: Uuid::now_v7(),
             member_id: member,
             rule_id: fired.rule_id,
             order_id: order.id,
             points: fired.points,
             occurred_at: order.occurred_at,
-        };
-        orders::insert_rule_accrual(&mut m.session, m.tenant, &row).await?;
-    }
+        })
+        .collect();
+    orders::insert_rule_accruals(&mut m.session, m.tenant, &counters).await?;
     // The referrer is rewarded once, on the referee's first paid order (idempotent per referee).
-    crate::rewards::on_first_paid_order(m, member).await?;
+    crate::rewards::on_first_paid_order_of(m, earner.member, config.referral_points).await?;
     // Tier points count at once: an order that qualifies upgrades now.
-    crate::tiers::on_qualifying_activity(m, member).await?;
+    crate::tiers::on_qualifying_activity_with(m, member, config.ladder.as_ref(), &config.zone)
+        .await?;
     Ok(accrual)
+}
+
+/// Takes the member's balance row for this transaction while the member is still active: the
+/// member was resolved before the transaction, so a merge or deactivation that committed since
+/// is caught here (the client retries and gets the answer for the member's new state).
+pub(super) async fn lock_member(m: &mut Mutation, member: Uuid) -> ApiResult<i64> {
+    huiyuan_store::ledger::lock_active_balance(&mut m.session, m.tenant, member, m.now)
+        .await?
+        .ok_or_else(|| {
+            ApiError::with_detail(
+                ErrorCode::Conflict,
+                "the member changed while the order was posted; retry",
+            )
+        })
 }
 
 pub(super) fn earn_key(order: Uuid) -> String {

@@ -1,12 +1,14 @@
 //! Claiming an anonymous order for a member (补积分).
 
-use super::accrual::accrue_order;
+use super::accrual::{Earner, accrue_order, lock_member};
 use super::views::{OrderView, order_view, visible_order};
 use super::{CLAIM_WINDOW_DAYS, COMPLETED};
+use crate::config_cache::load_tenant;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::identity::view::resolve;
 use crate::mutation::Mutation;
 use huiyuan_domain::auth::{Access, Principal, RecordClass};
+use huiyuan_domain::ids::FormatId;
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::orders::{self, StoredOrder};
 use serde_json::json;
@@ -72,7 +74,24 @@ pub async fn claim(
         member_id: Some(member.id),
         ..order
     };
-    let accrual = accrue_order(m, &claimed, &lines, member.id).await?;
+    // Claims are rare: their configuration is read in the transaction, not from the cache.
+    let config = load_tenant(&mut m.session, m.tenant).await?;
+    let tier = crate::tiers::earning_tier(
+        &mut m.session,
+        m.tenant,
+        member.id,
+        FormatId(claimed.format_id),
+    )
+    .await?;
+    let available = lock_member(m, member.id).await?;
+    let earner = Earner {
+        config: &config,
+        member: &member,
+        tier: &tier,
+        available,
+    };
+    let accrual = accrue_order(m, &claimed, &lines, &earner).await?;
+    orders::set_accrual(&mut m.session, m.tenant, claimed.id, &accrual, m.now).await?;
     m.audit(
         "order.claimed",
         "order",

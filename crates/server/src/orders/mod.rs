@@ -17,7 +17,7 @@ mod refunds;
 mod views;
 
 pub use claim::claim;
-pub use ingest::ingest;
+pub use ingest::{NewOrder, Prepared, ingest, prepare};
 pub use input::{
     ClaimInput, LineInput, OrderInput, PaymentInput, PaymentMethod, RefundInput, RefundLineInput,
 };
@@ -26,8 +26,8 @@ pub use parse::ParsedOrder;
 pub use preview::preview;
 pub use refunds::refund;
 pub use views::{
-    LineView, OrderView, PaymentView, RefundView, RefundedLineView, order_placement, order_view,
-    visible_order,
+    LineView, OrderView, PaymentView, RefundView, RefundedLineView, assemble_view, order_placement,
+    order_view, visible_order,
 };
 
 /// How long after an anonymous order a member may still claim it (补积分).

@@ -3,12 +3,13 @@
 use super::input::OrderInput;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::view::resolve;
+use crate::state::AppState;
 use crate::vault::Vault;
 use huiyuan_domain::auth::{Access, Actor, Placement, Principal, RecordClass};
 use huiyuan_domain::identity::{Identifier, IdentifierInput, IdentifierKind, MemberNo};
 use huiyuan_domain::ids::{ChannelId, FormatId, StoreId};
 use huiyuan_domain::validation::FieldError;
-use huiyuan_store::{Session, auth, members, org};
+use huiyuan_store::{Session, auth, members};
 use time::OffsetDateTime;
 
 /// The order's channel, store and format, checked against the organisation and the caller.
@@ -18,8 +19,10 @@ pub(super) struct Origin {
     pub(super) format_id: FormatId,
 }
 
+/// The channel, store and format come from the configuration cache (they change rarely, and a
+/// change on this node applies at once); a guide is looked up on the read pool.
 pub(super) async fn origin(
-    session: &mut Session,
+    app: &AppState,
     caller: &Principal,
     input: &OrderInput,
 ) -> ApiResult<Origin> {
@@ -46,7 +49,9 @@ pub(super) async fn origin(
             .into());
         }
     };
-    let channel = org::get_channel(session, tenant, channel_id)
+    let channel = app
+        .config
+        .channel(&app.store, tenant, channel_id)
         .await?
         .ok_or_else(|| {
             ApiError::from(FieldError::new(
@@ -56,7 +61,7 @@ pub(super) async fn origin(
             ))
         })?;
     let store = match input.store_id {
-        Some(id) => Some(org::get_store(session, tenant, id).await?.ok_or_else(|| {
+        Some(id) => Some(app.config.store(&app.store, tenant, id).await?.ok_or_else(|| {
             ApiError::from(FieldError::new("store_id", "not_found", "no such store"))
         })?),
         None => None,
@@ -82,11 +87,19 @@ pub(super) async fn origin(
             .into());
         }
     };
-    if store.is_none() && org::get_format(session, tenant, format_id).await?.is_none() {
+    if store.is_none()
+        && app
+            .config
+            .format(&app.store, tenant, format_id)
+            .await?
+            .is_none()
+    {
         return Err(FieldError::new("format_id", "not_found", "no such format").into());
     }
     if let Some(guide) = input.guide_id
-        && auth::get_staff(session, tenant, guide).await?.is_none()
+        && auth::get_staff(&mut app.store.read().await?, tenant, guide)
+            .await?
+            .is_none()
     {
         return Err(FieldError::new("guide_id", "not_found", "no such staff account").into());
     }

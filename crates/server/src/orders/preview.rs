@@ -1,26 +1,33 @@
 //! The dry run of an order through the earning engine.
 
-use super::accrual::evaluate_order;
+use super::accrual::{evaluate_order, format_code, member_tier};
 use super::origin::{order_member, origin};
 use super::parse::ParsedOrder;
 use crate::error::ApiResult;
-use crate::ledger::tenant_zone;
-use crate::vault::Vault;
+use crate::state::AppState;
 use huiyuan_domain::auth::Principal;
 use huiyuan_domain::earning::{Evaluation, LineFacts, OrderFacts};
-use huiyuan_store::Session;
 use time::OffsetDateTime;
 
 /// The dry run: what the order would earn and why each rule fired or not. Writes nothing.
 pub async fn preview(
-    session: &mut Session,
-    vault: &Vault,
+    app: &AppState,
     caller: &Principal,
     parsed: ParsedOrder,
     now: OffsetDateTime,
 ) -> ApiResult<Evaluation> {
-    let origin = origin(session, caller, &parsed.input).await?;
-    let member = order_member(session, vault, caller, &parsed.input, now).await?;
+    let tenant = caller.tenant_id;
+    let origin = origin(app, caller, &parsed.input).await?;
+    let config = app.config.tenant(&app.store, tenant).await?;
+    let format_code = format_code(app, &config, tenant, origin.format_id).await?;
+    let mut session = app.store.read().await?;
+    let member = order_member(&mut session, &app.vault, caller, &parsed.input, now).await?;
+    let tier = match &member {
+        Some(row) => {
+            member_tier(&mut session, tenant, &config, row.id, format_code.as_deref()).await?
+        }
+        None => (None, None),
+    };
     let input = &parsed.input;
     let facts = OrderFacts {
         format_id: origin.format_id,
@@ -46,13 +53,12 @@ pub async fn preview(
         paid_by_points_fen: parsed.paid_by_points_fen,
         paid_by_coupons_fen: parsed.paid_by_coupons_fen,
     };
-    let tz = tenant_zone(session, caller.tenant_id).await?;
     evaluate_order(
-        session,
-        caller.tenant_id,
-        member.map(|row| row.id),
+        &mut session,
+        tenant,
+        &config,
+        member.as_ref().map(|row| (row.id, &tier)),
         &facts,
-        &tz,
     )
     .await
 }

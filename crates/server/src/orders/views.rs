@@ -5,7 +5,7 @@ use huiyuan_domain::auth::{Access, Placement, Principal, RecordClass};
 use huiyuan_domain::earning::Fired;
 use huiyuan_domain::ids::{FormatId, StoreId, TenantId};
 use huiyuan_store::Session;
-use huiyuan_store::orders::{self, StoredOrder, StoredRefund};
+use huiyuan_store::orders::{self, StoredLine, StoredOrder, StoredPayment, StoredRefund};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -131,7 +131,17 @@ pub async fn order_view(
     let lines = orders::order_lines(session, tenant, order.id).await?;
     let payments = orders::order_payments(session, tenant, order.id).await?;
     let refunds = orders::order_refunds(session, tenant, order.id).await?;
-    Ok(OrderView {
+    Ok(assemble_view(order, lines, payments, refunds))
+}
+
+/// The view of an order from its rows at hand (a new order answers from memory).
+pub fn assemble_view(
+    order: StoredOrder,
+    lines: Vec<StoredLine>,
+    payments: Vec<StoredPayment>,
+    refunds: Vec<StoredRefund>,
+) -> OrderView {
+    OrderView {
         id: order.id,
         external_id: order.external_id,
         channel_id: order.channel_id,
@@ -175,7 +185,7 @@ pub async fn order_view(
         refunds: refunds.into_iter().map(RefundView::from).collect(),
         claimed_at: order.claimed_at,
         created_at: order.created_at,
-    })
+    }
 }
 
 /// An order the caller may see, otherwise 404.
