@@ -236,3 +236,40 @@ pub async fn load_tenant(session: &mut Session, tenant: TenantId) -> ApiResult<T
         referral_points,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_racing_an_invalidation_is_never_served() {
+        let cache = ConfigCache::new();
+        let shelf: Shelf<u32, i64> = Shelf::new();
+        let (tenant, other) = (TenantId(Uuid::now_v7()), TenantId(Uuid::now_v7()));
+        shelf.put(tenant, 1, cache.generation(tenant), Instant::now(), 10);
+        shelf.put(other, 1, cache.generation(other), Instant::now(), 20);
+        assert_eq!(shelf.get(tenant, 1, cache.generation(tenant)), Some(10));
+
+        // A load starts, the change commits and invalidates, then the load stores what it read.
+        let loading = cache.generation(tenant);
+        cache.invalidate(tenant);
+        shelf.put(tenant, 1, loading, Instant::now(), 11);
+        assert_eq!(shelf.get(tenant, 1, cache.generation(tenant)), None);
+        // A load after the invalidation is served; other tenants keep theirs.
+        shelf.put(tenant, 1, cache.generation(tenant), Instant::now(), 12);
+        assert_eq!(shelf.get(tenant, 1, cache.generation(tenant)), Some(12));
+        assert_eq!(shelf.get(other, 1, cache.generation(other)), Some(20));
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl() {
+        let cache = ConfigCache::new();
+        let shelf: Shelf<u32, i64> = Shelf::new();
+        let tenant = TenantId(Uuid::now_v7());
+        let Some(long_ago) = Instant::now().checked_sub(TTL) else {
+            return;
+        };
+        shelf.put(tenant, 1, cache.generation(tenant), long_ago, 10);
+        assert_eq!(shelf.get(tenant, 1, cache.generation(tenant)), None);
+    }
+}

@@ -11,8 +11,8 @@ use huiyuan_domain::earning::{
 };
 use huiyuan_domain::ids::{ChannelId, FormatId, StoreId, TenantId};
 use huiyuan_store::members::StoredMember;
-use huiyuan_store::{Session, utc_now};
 use huiyuan_store::orders::{self, RuleAccrual, StoredLine, StoredOrder};
+use huiyuan_store::{Session, utc_now};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -105,9 +105,13 @@ pub async fn prepare(
     let config = app.config.tenant(&app.store, tenant).await?;
     let format_code = format_code(app, &config, tenant, origin.format_id).await?;
     let mut session = app.store.read().await?;
-    if let Some(existing) =
-        orders::order_by_external_id(&mut session, tenant, origin.channel_id.0, &parsed.external_id)
-            .await?
+    if let Some(existing) = orders::order_by_external_id(
+        &mut session,
+        tenant,
+        origin.channel_id.0,
+        &parsed.external_id,
+    )
+    .await?
     {
         let view = order_view(&mut session, tenant, existing).await?;
         return Ok(Prepared::Existing(Box::new(view)));
@@ -115,7 +119,14 @@ pub async fn prepare(
     let member = order_member(&mut session, &app.vault, caller, &parsed.input, utc_now()).await?;
     let tier = match &member {
         Some(row) => {
-            member_tier(&mut session, tenant, &config, row.id, format_code.as_deref()).await?
+            member_tier(
+                &mut session,
+                tenant,
+                &config,
+                row.id,
+                format_code.as_deref(),
+            )
+            .await?
         }
         None => (None, None),
     };

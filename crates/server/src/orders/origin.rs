@@ -61,9 +61,14 @@ pub(super) async fn origin(
             ))
         })?;
     let store = match input.store_id {
-        Some(id) => Some(app.config.store(&app.store, tenant, id).await?.ok_or_else(|| {
-            ApiError::from(FieldError::new("store_id", "not_found", "no such store"))
-        })?),
+        Some(id) => Some(
+            app.config
+                .store(&app.store, tenant, id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::from(FieldError::new("store_id", "not_found", "no such store"))
+                })?,
+        ),
         None => None,
     };
     let format_id = match (&store, input.format_id, channel.format_id) {

@@ -24,7 +24,14 @@ pub async fn preview(
     let member = order_member(&mut session, &app.vault, caller, &parsed.input, now).await?;
     let tier = match &member {
         Some(row) => {
-            member_tier(&mut session, tenant, &config, row.id, format_code.as_deref()).await?
+            member_tier(
+                &mut session,
+                tenant,
+                &config,
+                row.id,
+                format_code.as_deref(),
+            )
+            .await?
         }
         None => (None, None),
     };

@@ -30,6 +30,7 @@ mod members;
 mod merge;
 mod observability;
 mod orders;
+mod orders_config;
 mod points;
 mod privacy;
 mod referral;
