@@ -232,7 +232,8 @@ pub async fn earn_new(
             ..BalanceChange::default()
         }
     };
-    ledger::credit(&mut m.session, m.tenant, member, change, m.now).await?;
+    // The row exists: created (and on PostgreSQL locked) before the balance was read.
+    ledger::add_to_balance(&mut m.session, m.tenant, member, change, m.now).await?;
     Ok(posted)
 }
 
