@@ -131,6 +131,47 @@ pub async fn earn(
     if let Some(done) = already_posted(m, posting).await? {
         return Ok(done);
     }
+    let policy = policy(&mut m.session, m.tenant, m.now).await?;
+    ledger::ensure_balance(&mut m.session, m.tenant, member, m.now).await?;
+    let available = if policy.pending_days > 0 {
+        0
+    } else {
+        ledger::balance(&mut m.session, m.tenant, member)
+            .await?
+            .available
+    };
+    earn_new(
+        m,
+        member,
+        points,
+        tier_points,
+        kind,
+        counter,
+        posting,
+        tz,
+        &policy,
+        available,
+    )
+    .await
+}
+
+/// [`earn`] for a posting known to be new (its natural key belongs to a record created in this
+/// transaction), with the tenant's `policy` and the member's `available` balance already at hand
+/// (read under the balance row's lock, e.g. [`ledger::lock_active_balance`]). A twin posting under
+/// the same natural key still fails the insert and rolls the change back.
+#[allow(clippy::too_many_arguments)] // each is a distinct fact of the posting
+pub async fn earn_new(
+    m: &mut Mutation,
+    member: Uuid,
+    points: i64,
+    tier_points: i64,
+    kind: &str,
+    counter: String,
+    posting: &Posting,
+    tz: &jiff::tz::TimeZone,
+    policy: &StoredPolicy,
+    available: i64,
+) -> ApiResult<Entry> {
     if points <= 0 {
         return Err(ApiError::invalid_field(
             "points",
@@ -138,7 +179,6 @@ pub async fn earn(
             "must be positive",
         ));
     }
-    let policy = policy(&mut m.session, m.tenant, m.now).await?;
     let available_at = m.now + Duration::days(policy.pending_days);
     let pending = available_at > m.now;
     let lot_id = Uuid::now_v7();
@@ -162,11 +202,7 @@ pub async fn earn(
     let owed = if pending {
         0
     } else {
-        (-ledger::balance(&mut m.session, m.tenant, member)
-            .await?
-            .available)
-            .max(0)
-            .min(points)
+        (-available).max(0).min(points)
     };
     let lot = StoredLot {
         id: lot_id,
@@ -196,7 +232,8 @@ pub async fn earn(
             ..BalanceChange::default()
         }
     };
-    ledger::credit(&mut m.session, m.tenant, member, change, m.now).await?;
+    // The row exists: created (and on PostgreSQL locked) before the balance was read.
+    ledger::add_to_balance(&mut m.session, m.tenant, member, change, m.now).await?;
     Ok(posted)
 }
 

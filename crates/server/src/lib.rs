@@ -4,6 +4,7 @@
 //! - [`app`]: the router with its layers, and `serve` on a bound listener with a shutdown future.
 //! - [`routes`]: one module per resource, each with its OpenAPI description.
 //! - [`extract`]: the caller (bearer token → principal), JSON bodies, the write envelope.
+//! - [`config_cache`]: tenant configuration the order path reads, invalidated on change.
 //! - [`mutation`]: the single write path — transaction, idempotency key, audit entry.
 //! - [`error`]: the catalogue of stable error codes, rendered as problem+json.
 //! - [`tenancy`]: creating tenants and the first-start default tenant.
@@ -19,6 +20,7 @@
 
 pub mod app;
 pub mod config;
+pub mod config_cache;
 pub mod coupons;
 pub mod error;
 pub mod extract;

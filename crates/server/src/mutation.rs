@@ -29,6 +29,8 @@ pub struct Mutation {
     pub request_id: Option<String>,
     /// One timestamp for everything the change writes.
     pub now: OffsetDateTime,
+    /// Set by changes of cached tenant configuration: the cache is invalidated after the commit.
+    config_changed: bool,
 }
 
 impl Mutation {
@@ -44,7 +46,19 @@ impl Mutation {
             actor,
             request_id,
             now: utc_now(),
+            config_changed: false,
         })
+    }
+
+    /// Marks this change as changing configuration the [`crate::config_cache`] holds (earning
+    /// rules, points policy, tier ladder, event rewards, channels, stores, formats).
+    pub fn config_changed(&mut self) {
+        self.config_changed = true;
+    }
+
+    /// Whether [`Mutation::config_changed`] was called.
+    pub fn changes_config(&self) -> bool {
+        self.config_changed
     }
 
     /// Appends an audit entry in this transaction.
@@ -174,7 +188,12 @@ impl AppState {
             idempotency::complete(&mut mutation.session, caller.tenant_id, actor, key, &stored)
                 .await?;
         }
+        let config_changed = mutation.changes_config();
         mutation.commit().await?;
+        // After the commit, before answering: the next request on this node sees the change.
+        if config_changed {
+            self.config.invalidate(caller.tenant_id);
+        }
         Ok((status, Json(body)).into_response())
     }
 }

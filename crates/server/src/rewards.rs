@@ -340,6 +340,7 @@ pub async fn put_config(m: &mut Mutation, config: &RewardConfig) -> ApiResult<Re
         config: serde_json::to_value(config).map_err(ApiError::internal)?,
         updated_at: m.now,
     };
+    m.config_changed();
     events::put_config(&mut m.session, m.tenant, &stored).await?;
     Ok(before)
 }
@@ -1029,6 +1030,22 @@ pub async fn on_first_paid_order(m: &mut Mutation, referee_member_id: Uuid) -> A
     else {
         return Ok(());
     };
+    on_first_paid_order_of(m, &referee, points).await
+}
+
+/// [`on_first_paid_order`] with the referee's row and the configured `points` at hand. Who
+/// referred a member never changes after registration, so a row read before the transaction
+/// names the right referrer; the referrer's status is read here, and the reward is granted at
+/// most once per referee (its natural key).
+pub async fn on_first_paid_order_of(
+    m: &mut Mutation,
+    referee: &StoredMember,
+    points: i64,
+) -> ApiResult<()> {
+    if points <= 0 {
+        return Ok(());
+    }
+    let referee_member_id = referee.id;
     let Some(mut referrer) = referee.referred_by else {
         return Ok(());
     };

@@ -1,6 +1,7 @@
 //! What every handler shares: the store, settings, metrics and the login limiter.
 
 use crate::config::Settings;
+use crate::config_cache::ConfigCache;
 use crate::identity::policy::IdentityPolicy;
 use crate::limiter::LoginLimiter;
 use crate::telemetry::Metrics;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// Which identifiers match people, and how many a member may hold.
     pub identity: Arc<IdentityPolicy>,
+    /// Tenant configuration the order path reads (rules, zone, policy, ladder, org look-ups).
+    pub config: Arc<ConfigCache>,
     key_touches: Arc<Mutex<HashMap<ApiKeyId, Instant>>>,
 }
 
@@ -50,6 +53,7 @@ impl AppState {
             dummy_password_hash: Arc::new(dummy_password_hash),
             vault: Arc::new(vault),
             identity: Arc::new(identity),
+            config: Arc::new(ConfigCache::new()),
             key_touches: Arc::new(Mutex::new(HashMap::new())),
         }
     }

@@ -190,16 +190,30 @@ pub async fn on_qualifying_activity(
         return Ok(None);
     };
     let tz = zone(&mut m.session, m.tenant).await?;
+    on_qualifying_activity_with(m, member, Some(&ladder), &tz).await
+}
+
+/// [`on_qualifying_activity`] with the tenant's ladder and zone already at hand (from the
+/// configuration cache: a ladder changed a moment ago applies from the next activity on).
+pub async fn on_qualifying_activity_with(
+    m: &mut Mutation,
+    member: Uuid,
+    ladder: Option<&TierLadder>,
+    tz: &TimeZone,
+) -> ApiResult<Option<TierChange>> {
+    let Some(ladder) = ladder else {
+        return Ok(None);
+    };
     for _ in 0..MAX_ATTEMPTS {
-        let stored = placed(m, &ladder, member).await?;
+        let stored = placed(m, ladder, member).await?;
         let mut changes = Vec::new();
         let mut state = stored.state.clone();
         if let Some(expired) = ladder.expire_override(&state, m.now) {
             state = state.apply(&expired);
             changes.push(expired);
         }
-        let total = window_total(&mut m.session, m.tenant, &ladder, &tz, member, m.now).await?;
-        let upgrade = ladder.on_activity(&state, total, m.now, &tz);
+        let total = window_total(&mut m.session, m.tenant, ladder, tz, member, m.now).await?;
+        let upgrade = ladder.on_activity(&state, total, m.now, tz);
         changes.extend(upgrade.clone());
         if record(m, member, &stored, &changes).await? {
             if let Some(change) = &upgrade {
@@ -440,16 +454,30 @@ pub async fn earning_tier(
         return Ok((None, None));
     };
     let now = utc_now();
-    let Some(level) = ladder.effective_level(&state, now).map(|l| l.code.clone()) else {
+    if ladder.effective_level(&state, now).is_none() {
         return Ok((None, None));
-    };
+    }
     let format_code = org::get_format(session, tenant, format)
         .await?
         .map(|f| f.code.as_str().to_owned());
+    Ok(tier_earning(&ladder, &state, format_code.as_deref(), now))
+}
+
+/// [`earning_tier`] from a ladder and state at hand: the level code and the level's earning
+/// multiplier in the format `format_code` as a rule.
+pub fn tier_earning(
+    ladder: &TierLadder,
+    state: &TierState,
+    format_code: Option<&str>,
+    now: OffsetDateTime,
+) -> (Option<String>, Option<EarningRule>) {
+    let Some(level) = ladder.effective_level(state, now).map(|l| l.code.clone()) else {
+        return (None, None);
+    };
     let rule = ladder
-        .effective_benefits(&state, now, format_code.as_deref())
+        .effective_benefits(state, now, format_code)
         .and_then(|benefits| tier_benefit_rule(&level, benefits.earning_multiplier_permille));
-    Ok((Some(level), rule))
+    (Some(level), rule)
 }
 
 /// Progress towards the next level and towards keeping the current one.

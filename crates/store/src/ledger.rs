@@ -161,12 +161,44 @@ pub async fn credit(
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     ensure_balance(s, tenant, member, now).await?;
+    add_to_balance(s, tenant, member, change, now).await
+}
+
+/// [`credit`] for a member whose balance row exists (locked by [`lock_active_balance`] earlier in
+/// the same transaction).
+pub async fn add_to_balance(
+    s: &mut Session,
+    tenant: TenantId,
+    member: Uuid,
+    change: BalanceChange,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "UPDATE points_balances SET available = available + $3, pending = pending + $4, tier_points = tier_points + $5, \
          lifetime_earned = lifetime_earned + $6, updated_at = $7 WHERE tenant_id = $1 AND member_id = $2")
         .bind(tenant.0).bind(member).bind(change.available).bind(change.pending).bind(change.tier_points)
         .bind(change.earned).bind(Ts(now)).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
+}
+
+/// Takes the member's balance row for this transaction (created at zero when missing; on
+/// PostgreSQL the row stays locked until commit), but only while the member is active. Answers
+/// the available balance, or `None` when the member is not (or no longer) active — one statement
+/// that both serialises a member's postings and re-checks, inside the transaction, a status read
+/// before it.
+pub async fn lock_active_balance(
+    s: &mut Session,
+    tenant: TenantId,
+    member: Uuid,
+    now: OffsetDateTime,
+) -> StoreResult<Option<i64>> {
+    let available: Option<i64> = on_backend!(s, c => sqlx::query_scalar(
+        "INSERT INTO points_balances (tenant_id, member_id, available, pending, tier_points, lifetime_earned, updated_at) \
+         SELECT $1, $2, 0, 0, 0, 0, $3 WHERE EXISTS \
+         (SELECT 1 FROM members WHERE tenant_id = $1 AND id = $2 AND status = 'active') \
+         ON CONFLICT (tenant_id, member_id) DO UPDATE SET updated_at = excluded.updated_at RETURNING available")
+        .bind(tenant.0).bind(member).bind(Ts(now)).fetch_optional(&mut *c).await)?;
+    Ok(available)
 }
 
 /// Deltas for [`credit`].

@@ -10,6 +10,7 @@ use crate::timestamp::Ts;
 use huiyuan_domain::earning::Accrual;
 use huiyuan_domain::ids::TenantId;
 use serde::{Deserialize, Serialize};
+use sqlx::QueryBuilder;
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -124,24 +125,65 @@ pub async fn insert_order(
     if inserted != 1 {
         return Ok(false);
     }
-    for line in lines {
-        on_backend!(s, c => sqlx::query(
-            "INSERT INTO order_lines (tenant_id, order_id, line_no, sku, name, category_path, quantity, unit_price_fen, \
-             amount_fen, excluded, refunded_quantity, refunded_fen, points_earned) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
-            .bind(tenant.0).bind(order.id).bind(line.line_no).bind(&line.sku).bind(&line.name).bind(Json(&line.category_path))
-            .bind(line.quantity).bind(line.unit_price_fen).bind(line.amount_fen).bind(line.excluded)
-            .bind(line.refunded_quantity).bind(line.refunded_fen).bind(line.points_earned)
-            .execute(&mut *c).await.map(|_| ()))?;
-    }
-    for (seq, payment) in payments.iter().enumerate() {
-        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-        on_backend!(s, c => sqlx::query(
-            "INSERT INTO order_payments (tenant_id, order_id, seq, method, amount_fen) VALUES ($1, $2, $3, $4, $5)")
-            .bind(tenant.0).bind(order.id).bind(seq).bind(&payment.method).bind(payment.amount_fen)
-            .execute(&mut *c).await.map(|_| ()))?;
-    }
+    insert_order_lines(s, tenant, order.id, lines).await?;
+    insert_order_payments(s, tenant, order.id, payments).await?;
     Ok(true)
+}
+
+/// Most rows in one multi-row insert: far below both databases' bind-parameter limits.
+const INSERT_CHUNK: usize = 500;
+
+/// Inserts an order's lines, many per statement.
+pub async fn insert_order_lines(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+    lines: &[StoredLine],
+) -> StoreResult<()> {
+    for chunk in lines.chunks(INSERT_CHUNK) {
+        on_backend!(s, c => {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO order_lines (tenant_id, order_id, line_no, sku, name, category_path, quantity, unit_price_fen, \
+                 amount_fen, excluded, refunded_quantity, refunded_fen, points_earned) ");
+            query.push_values(chunk, |mut row, line| {
+                row.push_bind(tenant.0).push_bind(order).push_bind(line.line_no).push_bind(line.sku.clone())
+                    .push_bind(line.name.clone()).push_bind(Json(line.category_path.clone())).push_bind(line.quantity)
+                    .push_bind(line.unit_price_fen).push_bind(line.amount_fen).push_bind(line.excluded)
+                    .push_bind(line.refunded_quantity).push_bind(line.refunded_fen).push_bind(line.points_earned);
+            });
+            query.build().execute(&mut *c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// Inserts an order's payments in one statement (none when there are none).
+pub async fn insert_order_payments(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+    payments: &[StoredPayment],
+) -> StoreResult<()> {
+    if payments.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, &StoredPayment)> = payments
+        .iter()
+        .enumerate()
+        .map(|(seq, payment)| (i64::try_from(seq).unwrap_or(i64::MAX), payment))
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        on_backend!(s, c => {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO order_payments (tenant_id, order_id, seq, method, amount_fen) ");
+            query.push_values(chunk, |mut row, (seq, payment)| {
+                row.push_bind(tenant.0).push_bind(order).push_bind(*seq).push_bind(payment.method.clone())
+                    .push_bind(payment.amount_fen);
+            });
+            query.build().execute(&mut *c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
 }
 
 pub async fn get_order(
@@ -203,16 +245,29 @@ pub async fn set_accrual(
     accrual: &Accrual,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    on_backend!(s, c => sqlx::query(
-        "UPDATE orders SET points_earned = $3, accrual = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0).bind(order).bind(accrual.total_points).bind(Json(accrual)).bind(Ts(now))
-        .execute(&mut *c).await.map(|_| ()))?;
+    set_order_accrual(s, tenant, order, accrual, now).await?;
     for line in &accrual.per_line {
         on_backend!(s, c => sqlx::query(
             "UPDATE order_lines SET points_earned = $4 WHERE tenant_id = $1 AND order_id = $2 AND line_no = $3")
             .bind(tenant.0).bind(order).bind(i64::from(line.line_no)).bind(line.points)
             .execute(&mut *c).await.map(|_| ()))?;
     }
+    Ok(())
+}
+
+/// Records the total and the engine's accrual on the order row only (for lines inserted with
+/// their points already).
+pub async fn set_order_accrual(
+    s: &mut Session,
+    tenant: TenantId,
+    order: Uuid,
+    accrual: &Accrual,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    on_backend!(s, c => sqlx::query(
+        "UPDATE orders SET points_earned = $3, accrual = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0).bind(order).bind(accrual.total_points).bind(Json(accrual)).bind(Ts(now))
+        .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -334,12 +389,26 @@ pub async fn insert_rule_accrual(
     tenant: TenantId,
     accrual: &RuleAccrual,
 ) -> StoreResult<()> {
-    on_backend!(s, c => sqlx::query(
-        "INSERT INTO rule_accruals (tenant_id, member_id, id, rule_id, order_id, points, occurred_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(tenant.0).bind(accrual.member_id).bind(accrual.id).bind(accrual.rule_id).bind(accrual.order_id)
-        .bind(accrual.points).bind(Ts(accrual.occurred_at))
-        .execute(&mut *c).await.map(|_| ()))?;
+    insert_rule_accruals(s, tenant, std::slice::from_ref(accrual)).await
+}
+
+/// Inserts many counter rows, many per statement (none when there are none).
+pub async fn insert_rule_accruals(
+    s: &mut Session,
+    tenant: TenantId,
+    rows: &[RuleAccrual],
+) -> StoreResult<()> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        on_backend!(s, c => {
+            let mut query = QueryBuilder::new(
+                "INSERT INTO rule_accruals (tenant_id, member_id, id, rule_id, order_id, points, occurred_at) ");
+            query.push_values(chunk, |mut row, accrual| {
+                row.push_bind(tenant.0).push_bind(accrual.member_id).push_bind(accrual.id).push_bind(accrual.rule_id)
+                    .push_bind(accrual.order_id).push_bind(accrual.points).push_bind(Ts(accrual.occurred_at));
+            });
+            query.build().execute(&mut *c).await.map(|_| ())
+        })?;
+    }
     Ok(())
 }
 

@@ -243,6 +243,7 @@ async fn change_channel(
                 after.archived = archived;
             }
             after.updated_at = m.now;
+            m.config_changed();
             org::update_channel(&mut m.session, m.tenant, &after).await?;
             m.audit(
                 "channel.updated",

@@ -120,6 +120,7 @@ async fn create_rule(
                 created_at: m.now,
                 updated_at: m.now,
             };
+            m.config_changed();
             earning_rules::insert_rule(&mut m.session, m.tenant, &stored).await?;
             m.audit(
                 "earning_rule.created",
@@ -194,6 +195,7 @@ async fn update_rule(
                 created_at: stored.created_at,
                 updated_at: m.now,
             };
+            m.config_changed();
             if !earning_rules::update_rule(&mut m.session, m.tenant, &updated).await? {
                 return Err(ApiError::not_found("earning rule"));
             }

@@ -187,6 +187,7 @@ async fn change_format(
                 after.archived = archived;
             }
             after.updated_at = m.now;
+            m.config_changed();
             org::update_format(&mut m.session, m.tenant, &after).await?;
             m.audit(
                 "format.updated",

@@ -6,7 +6,7 @@ use crate::error::ApiResult;
 use crate::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::orders::{
     ClaimInput, OrderInput, OrderView, ParsedOrder, RefundInput, RefundView, claim, ingest,
-    order_view, preview, refund, visible_order,
+    order_view, prepare, preview, refund, visible_order,
 };
 use crate::state::AppState;
 use axum::Json;
@@ -47,14 +47,16 @@ async fn create_order(
     let Command { caller, body, meta } = command;
     caller.require(Permission::OrdersWrite)?;
     let parsed = ParsedOrder::parse(body, utc_now())?;
-    let (vault, poster) = (app.vault.clone(), caller.clone());
+    // Look-ups before the write transaction; a failure is answered from inside it, after the
+    // Idempotency-Key check, so a retry of a completed request still replays its answer.
+    let prepared = prepare(&app, &caller, parsed).await;
     app.mutate_answering(
         &caller,
         &meta,
         |_| {},
         move |m| {
             Box::pin(async move {
-                let (created, view) = ingest(m, &vault, &poster, parsed).await?;
+                let (created, view) = ingest(m, prepared?).await?;
                 Ok((
                     if created {
                         StatusCode::CREATED
@@ -84,10 +86,7 @@ async fn preview_order(
     caller.require(Permission::OrdersRead)?;
     let now = utc_now();
     let parsed = ParsedOrder::parse(body, now)?;
-    let mut session = app.store.read().await?;
-    Ok(Json(
-        preview(&mut session, &app.vault, &caller, parsed, now).await?,
-    ))
+    Ok(Json(preview(&app, &caller, parsed, now).await?))
 }
 
 /// An order with its lines, payments, fired rules and refunds.

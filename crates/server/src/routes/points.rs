@@ -315,6 +315,7 @@ async fn put_policy(
                 overdraft_limit: body.overdraft_limit,
                 updated_at: m.now,
             };
+            m.config_changed();
             huiyuan_store::ledger::put_policy(&mut m.session, m.tenant, &stored).await?;
             let after = PointsPolicy::from(stored);
             m.audit(

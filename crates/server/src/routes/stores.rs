@@ -262,6 +262,7 @@ async fn change_store(
                 after.archived = archived;
             }
             after.updated_at = m.now;
+            m.config_changed();
             org::update_store(&mut m.session, m.tenant, &after).await?;
             m.audit(
                 "store.updated",

@@ -88,6 +88,7 @@ async fn put_ladder(
             let before = huiyuan_store::tiers::ladder(&mut m.session, m.tenant)
                 .await?
                 .map(|stored| stored.ladder);
+            m.config_changed();
             huiyuan_store::tiers::put_ladder(&mut m.session, m.tenant, &body, m.now).await?;
             m.audit(
                 "tier.ladder_set",

@@ -32,6 +32,7 @@ mod merchant_assistant;
 mod merge;
 mod observability;
 mod orders;
+mod orders_config;
 mod points;
 mod privacy;
 mod referral;
