@@ -5,6 +5,8 @@
 //! - [`tenants`], [`org`], [`auth`], [`audit`], [`idempotency`]: one module per capability.
 //! - [`coupons`], [`coupon_redemptions`]: coupon templates, issued coupons with their quota
 //!   counters, the redemption journal and cross-format settlement records.
+//! - [`checkout`]: checkouts holding coupons and points until confirmed, cancelled or expired,
+//!   and the points-as-cash settings.
 //! - [`mall`]: the points mall — rewards with guarded stock, redemptions, per-member limit counters.
 //! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
 //!   single-record checks apply the same rule.
@@ -15,6 +17,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backend;
+pub mod checkout;
 pub mod coupon_redemptions;
 pub mod coupons;
 pub mod earning_rules;

@@ -99,7 +99,12 @@ fn a_hundred_points_and_ten_yuan() {
     )
     .unwrap();
     assert_eq!(
-        (q.subtotal_fen, q.points_used, q.points_value_fen, q.cash_due_fen),
+        (
+            q.subtotal_fen,
+            q.points_used,
+            q.points_value_fen,
+            q.cash_due_fen
+        ),
         (1100, 100, 100, 1000)
     );
     // The cap: half of ¥11 is ¥5.50, i.e. 500 points in whole hundreds.

@@ -163,7 +163,10 @@ fn the_state_machine_allows_only_its_transitions() {
     );
     assert_eq!(Available.redeemable(start, end, end), Err(Reason::Expired));
     assert_eq!(Used.redeemable(start, end, now()), Err(Reason::Used));
-    assert_eq!(Reserved.redeemable(start, end, now()), Err(Reason::Reserved));
+    assert_eq!(
+        Reserved.redeemable(start, end, now()),
+        Err(Reason::Reserved)
+    );
     assert_eq!(Reserved.effective(end, end), EffectiveState::Reserved);
     assert_eq!(Available.effective(end, end), EffectiveState::Expired);
     assert_eq!(Available.effective(end, now()), EffectiveState::Available);
