@@ -35,6 +35,9 @@ pub enum ErrorCode {
     OutOfStock,
     LimitReached,
     NotEligible,
+    CouponReserved,
+    CheckoutExpired,
+    CheckoutClosed,
 }
 
 impl ErrorCode {
@@ -61,6 +64,9 @@ impl ErrorCode {
         ErrorCode::OutOfStock,
         ErrorCode::LimitReached,
         ErrorCode::NotEligible,
+        ErrorCode::CouponReserved,
+        ErrorCode::CheckoutExpired,
+        ErrorCode::CheckoutClosed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +93,9 @@ impl ErrorCode {
             ErrorCode::OutOfStock => "out_of_stock",
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::NotEligible => "not_eligible",
+            ErrorCode::CouponReserved => "coupon_reserved",
+            ErrorCode::CheckoutExpired => "checkout_expired",
+            ErrorCode::CheckoutClosed => "checkout_closed",
         }
     }
 
@@ -106,7 +115,10 @@ impl ErrorCode {
             | ErrorCode::CouponAlreadyUsed
             | ErrorCode::QuotaExhausted
             | ErrorCode::OutOfStock
-            | ErrorCode::LimitReached => StatusCode::CONFLICT,
+            | ErrorCode::LimitReached
+            | ErrorCode::CouponReserved
+            | ErrorCode::CheckoutExpired
+            | ErrorCode::CheckoutClosed => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -143,6 +155,11 @@ impl ErrorCode {
             ErrorCode::OutOfStock => "Not enough stock is left",
             ErrorCode::LimitReached => "The member has reached the limit for this item",
             ErrorCode::NotEligible => "The member may not redeem this item now",
+            ErrorCode::CouponReserved => "The coupon is held by a checkout in progress",
+            ErrorCode::CheckoutExpired => "The checkout's reservation has expired",
+            ErrorCode::CheckoutClosed => {
+                "The checkout was already confirmed, cancelled or released"
+            }
         }
     }
 }

@@ -10,12 +10,15 @@
 //! - [`identity`]: member registration, views with masking, the profile-section registry.
 //! - [`coupons`]: coupon templates, issuing (also from other modules' transactions), rule-based
 //!   issue, validation, redemption (核销) with its journal, reversals and settlement records.
+//! - [`checkout`]: quoting a cart with coupons and points as cash, reserving, confirming,
+//!   cancelling and expiring checkouts.
 //! - [`mall`]: the points mall — catalogue, redemptions in one transaction, fulfilment, cancellation.
 //! - [`vault`]: the keyring — PII encryption at rest, blind indexes, member-code signing.
 //! - [`secrets`], [`limiter`], [`telemetry`], [`workers`]: passwords and tokens, login limiting,
 //!   logs and metrics, background jobs.
 
 pub mod app;
+pub mod checkout;
 pub mod config;
 pub mod coupons;
 pub mod error;

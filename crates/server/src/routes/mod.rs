@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod channels;
+mod checkouts;
 pub mod common;
 mod coupon_redemptions;
 mod coupon_templates;
@@ -37,6 +38,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+/// Services outside `routes` (checkout) find members the way handlers do.
+pub(crate) use members::visible_member;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Huiyuan API", description = "Omnichannel membership and loyalty platform. Amounts in integer fen, \
@@ -55,6 +59,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "tiers", description = "The tier ladder and members' tiers"),
         (name = "coupons", description = "Coupon templates, issuing, validation, redemption (核销) and reversals"),
         (name = "mall", description = "The points mall: rewards catalogue, redemptions and their fulfilment"),
+        (name = "checkout", description = "Checkout: quote a cart with coupons and points as cash, reserve, confirm, cancel"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]
@@ -109,7 +114,8 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(coupons::router())
         .merge(coupon_redemptions::router())
         .merge(rewards::router())
-        .merge(reward_redemptions::router());
+        .merge(reward_redemptions::router())
+        .merge(checkouts::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(system::router())
