@@ -10,6 +10,7 @@
 mod support;
 
 mod auth;
+mod checkout;
 mod concurrency;
 mod coupon_scopes;
 mod coupons;
