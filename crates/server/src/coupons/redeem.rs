@@ -3,7 +3,9 @@
 //!
 //! Redeeming is a compare-and-set on the coupon's state (`available` → `used`, see
 //! `huiyuan_store::coupons::mark_used`): of any number of concurrent redemptions of one code,
-//! exactly one succeeds and the others answer 409 `coupon_already_used`. A repeated redemption
+//! exactly one succeeds and the others answer 409 `coupon_already_used`; a coupon a checkout holds
+//! (`reserved`) answers 409 `coupon_reserved`. Checkout confirmation records its redemptions through
+//! [`record_redemption`], the same journal and settlement path. A repeated redemption
 //! with the same order reference answers the redemption already made, so a till that lost the
 //! answer can simply ask again. A coupon issued by one format and redeemed in another writes a
 //! cross-format settlement record in the same transaction.
