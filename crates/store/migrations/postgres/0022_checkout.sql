@@ -50,3 +50,7 @@ CREATE TABLE checkout_policies (
     updated_at TIMESTAMPTZ NOT NULL,
     CONSTRAINT checkout_policies_check CHECK (max_share_percent BETWEEN 0 AND 100 AND points_unit >= 1 AND hold_minutes >= 1)
 );
+
+-- The built-in administrator role holds every permission, including the new `checkout:write`.
+UPDATE roles SET permissions = permissions || '["checkout:write"]'::jsonb
+ WHERE builtin AND NOT permissions ? 'checkout:write';

@@ -57,3 +57,7 @@ CREATE TABLE checkout_policies (
     updated_at TEXT NOT NULL,
     CONSTRAINT checkout_policies_check CHECK (max_share_percent BETWEEN 0 AND 100 AND points_unit >= 1 AND hold_minutes >= 1)
 );
+
+-- The built-in administrator role holds every permission, including the new `checkout:write`.
+UPDATE roles SET permissions = json_insert(permissions, '$[#]', 'checkout:write')
+ WHERE builtin = 1 AND NOT EXISTS (SELECT 1 FROM json_each(roles.permissions) WHERE value = 'checkout:write');
