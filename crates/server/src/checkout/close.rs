@@ -91,7 +91,8 @@ pub async fn confirm(
     let order_ref = text("order_ref", request.order_ref)?;
     let settled = |c: StoredCheckout, now: OffsetDateTime| match c.state.as_str() {
         "confirmed" => Ok(CheckoutView::new(c, now)),
-        "reserved" => Err(expired()),
+        // Past its hold, whether or not the expiry job has released it yet.
+        "reserved" | "expired" => Err(expired()),
         _ => Err(closed(&c)),
     };
     if before.state != "reserved" || before.expires_at <= m.now {

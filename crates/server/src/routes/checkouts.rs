@@ -119,7 +119,7 @@ async fn get_checkout(
     params(("id" = Uuid, Path), crate::routes::IdempotencyKeyHeader),
     responses((status = 200, description = "The confirmed checkout", body = CheckoutView),
         (status = 404, description = "No such checkout in the caller's scope", body = crate::error::Problem),
-        (status = 409, description = "Expired (`checkout_expired`) or cancelled (`checkout_closed`)", body = crate::error::Problem),
+        (status = 409, description = "Past its hold (`checkout_expired`) or cancelled (`checkout_closed`)", body = crate::error::Problem),
         (status = 422, description = "The order is unknown or another member's", body = crate::error::Problem)),
     security(("bearer" = [])))]
 async fn confirm_checkout(

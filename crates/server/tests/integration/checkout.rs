@@ -410,7 +410,14 @@ async fn expiry_releases_reservations_once(app: &TestApp) {
     assert_eq!(app.get(&path, &t.key).await.ok(200)["state"], "expired");
     app.post(&format!("{path}/confirm"), &t.key, json!({}))
         .await
-        .problem(409, "checkout_closed");
+        .problem(409, "checkout_expired");
+    // Cancelling a released checkout answers it as it is.
+    let cancelled = app
+        .post(&format!("{path}/cancel"), &t.key, json!({}))
+        .await
+        .ok(200);
+    assert_eq!(cancelled["state"], "expired");
+    assert_eq!(available(app, &t.admin, &member).await, 1000);
     assert_verifies(app).await;
 }
 
