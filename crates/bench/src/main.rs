@@ -9,11 +9,15 @@
 //! `coupons`: N concurrent tills redeem distinct coupons (核销) through the API for a fixed time;
 //! prints redemptions per second and latency percentiles (see [`coupons`]).
 //!
+//! `checkout`: N concurrent tills quote, reserve and confirm checkouts with a coupon and points;
+//! prints confirms per second and latency percentiles, verifies the ledger (see [`checkout`]).
+//!
 //! `writes`: N concurrent clients create channels and stores through the API for a fixed time;
 //! prints requests per second, latency percentiles, and counts every 5xx and every "database is
 //! locked" answer (both must be zero). The server runs in this process on a fresh database
 //! (SQLite in a temporary directory unless `--database-url` names PostgreSQL).
 
+mod checkout;
 mod coupons;
 mod import;
 mod orders;
@@ -80,6 +84,19 @@ enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Checkouts (quote, reserve, confirm) with a coupon and points by concurrent tills.
+    Checkout {
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Members checked out (each by one till at a time); at least `clients`.
+        #[arg(long, default_value_t = 500)]
+        members: usize,
+        /// `postgres://…` to run against PostgreSQL (a scratch database); fresh SQLite otherwise.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Bulk import of a synthetic legacy member file, then the same file again.
     Import {
         /// Rows in the generated file.
@@ -139,6 +156,12 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Checkout {
+            clients,
+            seconds,
+            members,
+            database_url,
+        } => checkout::run(clients, Duration::from_secs(seconds), members, database_url).await,
         Command::Import {
             rows,
             batch_size,

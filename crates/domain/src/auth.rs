@@ -31,6 +31,8 @@ wire_enum!(
         CouponsWrite => "coupons:write",
         CouponsRedeem => "coupons:redeem",
         MallWrite => "mall:write",
+        /// Quote, reserve, confirm and cancel checkouts (coupons and points at a till or online).
+        CheckoutWrite => "checkout:write",
         SettlementRead => "settlement:read",
         SettlementWrite => "settlement:write",
         SegmentsWrite => "segments:write",
@@ -50,6 +52,7 @@ impl Permission {
         Permission::OrdersWrite,
         Permission::CouponsRead,
         Permission::CouponsRedeem,
+        Permission::CheckoutWrite,
     ];
 }
 

@@ -7,6 +7,7 @@
 //! - [`accounts`]: roles, staff accounts, API keys and the bearer token format.
 //! - [`audit`]: the append-only audit trail entry.
 //! - [`auth`]: permissions, roles, data scopes and the single access decision every handler uses.
+//! - [`checkout`]: pricing a cart with coupons and points as cash (cap, unit, "points + cash").
 //! - [`coupons`]: coupon templates, applicability, the discount calculation over a cart, the
 //!   redemption state machine and typeable codes.
 //! - [`earning`]: earning rules — conditions, rates, multipliers, bonuses, caps, stacking — and the
@@ -25,6 +26,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod checkout;
 pub mod coupons;
 pub mod earning;
 pub mod identity;

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     LimitReached,
     NotEligible,
     SettlementClosed,
+    CouponReserved,
+    CheckoutExpired,
+    CheckoutClosed,
 }
 
 impl ErrorCode {
@@ -63,6 +66,9 @@ impl ErrorCode {
         ErrorCode::LimitReached,
         ErrorCode::NotEligible,
         ErrorCode::SettlementClosed,
+        ErrorCode::CouponReserved,
+        ErrorCode::CheckoutExpired,
+        ErrorCode::CheckoutClosed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +96,9 @@ impl ErrorCode {
             ErrorCode::LimitReached => "limit_reached",
             ErrorCode::NotEligible => "not_eligible",
             ErrorCode::SettlementClosed => "settlement_closed",
+            ErrorCode::CouponReserved => "coupon_reserved",
+            ErrorCode::CheckoutExpired => "checkout_expired",
+            ErrorCode::CheckoutClosed => "checkout_closed",
         }
     }
 
@@ -110,7 +119,10 @@ impl ErrorCode {
             | ErrorCode::QuotaExhausted
             | ErrorCode::OutOfStock
             | ErrorCode::LimitReached
-            | ErrorCode::SettlementClosed => StatusCode::CONFLICT,
+            | ErrorCode::SettlementClosed
+            | ErrorCode::CouponReserved
+            | ErrorCode::CheckoutExpired
+            | ErrorCode::CheckoutClosed => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -149,6 +161,11 @@ impl ErrorCode {
             ErrorCode::NotEligible => "The member may not redeem this item now",
             ErrorCode::SettlementClosed => {
                 "A closed statement is immutable and its period is settled; `errors[0].code` says which"
+            }
+            ErrorCode::CouponReserved => "The coupon is held by a checkout in progress",
+            ErrorCode::CheckoutExpired => "The checkout's reservation has expired",
+            ErrorCode::CheckoutClosed => {
+                "The checkout was already confirmed, cancelled or released"
             }
         }
     }

@@ -813,3 +813,56 @@ pub async fn reverse_spend(
     settle_member(m, member).await?;
     Ok(posted)
 }
+
+/// Which formats issued the points a spend drew (for inter-format claims), by the lots drawn.
+pub async fn issuing_formats(
+    m: &mut Mutation,
+    entry: &Entry,
+) -> ApiResult<Vec<huiyuan_store::mall::PointsSource>> {
+    let ids: Vec<Uuid> = entry.draws.iter().map(|draw| draw.lot_id).collect();
+    let lots = ledger::lots_by_ids(&mut m.session, m.tenant, &ids).await?;
+    let mut by_format: std::collections::BTreeMap<Option<Uuid>, i64> = Default::default();
+    for draw in &entry.draws {
+        let format = lots
+            .iter()
+            .find(|lot| lot.id == draw.lot_id)
+            .and_then(|lot| lot.format_id);
+        *by_format.entry(format).or_default() += draw.points;
+    }
+    Ok(by_format
+        .into_iter()
+        .map(|(format_id, points)| huiyuan_store::mall::PointsSource { format_id, points })
+        .collect())
+}
+
+/// The account points sit in while a checkout holds them: spent from the member (so they can
+/// not be spent twice), not yet claimed by any format.
+pub const CHECKOUT_HOLD: &str = "checkout_hold";
+
+/// Moves points parked by `held` (a spend into a holding account) on to `to`, keeping the
+/// draws so the lots — and so the issuing formats — stay traceable. Member balances do not
+/// change. Posted once per `posting.natural_key`.
+pub async fn move_held(
+    m: &mut Mutation,
+    member: Uuid,
+    held: &Entry,
+    kind: &str,
+    to: String,
+    posting: &Posting,
+) -> ApiResult<Entry> {
+    if let Some(done) = already_posted(m, posting).await? {
+        return Ok(done);
+    }
+    let posted = entry(
+        member,
+        kind,
+        held.amount,
+        held.credit_account.clone(),
+        to,
+        posting,
+        held.draws.clone(),
+        m.now,
+    );
+    append(m, &posted).await?;
+    Ok(posted)
+}

@@ -11,6 +11,8 @@
 //! - [`identity`]: member registration, views with masking, the profile-section registry.
 //! - [`coupons`]: coupon templates, issuing (also from other modules' transactions), rule-based
 //!   issue, validation, redemption (核销) with its journal, reversals and settlement records.
+//! - [`checkout`]: quoting a cart with coupons and points as cash, reserving, confirming,
+//!   cancelling and expiring checkouts.
 //! - [`mall`]: the points mall — catalogue, redemptions in one transaction, fulfilment, cancellation.
 //! - [`settlement`]: settlement statements per period — points liability and claims per format,
 //!   the inter-format matrix and net transfers, coupon costs by bearer, merchant revenue split.
@@ -19,6 +21,7 @@
 //!   logs and metrics, background jobs.
 
 pub mod app;
+pub mod checkout;
 pub mod config;
 pub mod config_cache;
 pub mod coupons;

@@ -1,7 +1,8 @@
 //! Background work. Each job is safe to run on several nodes at once: the idempotency sweep
 //! deletes by age in small batches, so two nodes sweeping together only share the work; points
 //! settlement (expiry, release of pending points) changes each lot through guarded updates, so a
-//! lot two nodes settle at the same moment is settled once and the other node skips it.
+//! lot two nodes settle at the same moment is settled once and the other node skips it; expired
+//! checkouts are claimed with `FOR UPDATE SKIP LOCKED` and released by compare-and-set.
 
 use crate::state::AppState;
 use huiyuan_store::{idempotency, utc_now};
@@ -30,6 +31,11 @@ pub fn spawn(app: AppState) -> JoinHandle<()> {
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(?error, "points settlement failed"),
+            }
+            match crate::checkout::close::release_expired(&settler, utc_now()).await {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(released, "expired checkouts released"),
+                Err(error) => tracing::warn!(?error, "checkout expiry failed"),
             }
             crate::rewards::birthday_tick(&settler, utc_now()).await;
             crate::coupons::birthday_tick(&settler, utc_now()).await;

@@ -5,6 +5,8 @@
 //! - [`tenants`], [`org`], [`auth`], [`audit`], [`idempotency`]: one module per capability.
 //! - [`coupons`], [`coupon_redemptions`]: coupon templates, issued coupons with their quota
 //!   counters, the redemption journal and cross-format settlement records.
+//! - [`checkout`]: checkouts holding coupons and points until confirmed, cancelled or expired,
+//!   and the points-as-cash settings.
 //! - [`mall`]: the points mall — rewards with guarded stock, redemptions, per-member limit counters.
 //! - [`settlement`]: settlement policy and revenue split rules, a period's sums by aggregate
 //!   range queries, statements (draft → closed by compare-and-set) and their merchant lines.
@@ -17,6 +19,7 @@
 pub mod audit;
 pub mod auth;
 pub mod backend;
+pub mod checkout;
 pub mod coupon_redemptions;
 pub mod coupons;
 pub mod earning_rules;

@@ -64,6 +64,11 @@ pub const MEMBER_OWNED: &[MemberOwnedTable] = &[
         table: "reward_limit_counters",
         unique_per_member: &["reward_id", "period_key"],
     },
+    // A checkout follows its member; the coupons and points it holds follow by their own rules.
+    MemberOwnedTable {
+        table: "checkouts",
+        unique_per_member: &[],
+    },
     // The points ledger is not a plain row move: its balances are transferred by entries (see
     // the server's `ledger_merge`), so the journal only grows.
 ];

@@ -14,6 +14,8 @@ mod harness;
 mod api_keys;
 #[path = "conformance/audit.rs"]
 mod audit;
+#[path = "conformance/checkout.rs"]
+mod checkout;
 #[path = "conformance/coupons.rs"]
 mod coupons;
 #[path = "conformance/events.rs"]

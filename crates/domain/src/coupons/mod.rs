@@ -9,7 +9,8 @@
 //! - [`discount`]: [`compute_discounts`] — given coupons and a [`Cart`], each coupon's discount in
 //!   a defined order, or the stable [`Reason`] it does not apply. Checkout calls it too.
 //! - [`state`]: the redemption state machine ([`CouponState`]): available → used (核销) → back to
-//!   available on reversal; expiry is derived from time, voiding is final.
+//!   available on reversal; available ⇄ reserved while a checkout holds it; expiry is derived
+//!   from time, voiding is final.
 //! - [`calendar`]: business dates in the tenant's time zone.
 //! - [`code`]: [`CouponCode`] — 80 random bits in Crockford base32, typeable at a till.
 //!

@@ -1,12 +1,16 @@
-//! The redemption state machine of one coupon. Stored states are `available`, `used` and
-//! `voided`; expiry is not stored but derived from the validity window, so a coupon expires at
+//! The redemption state machine of one coupon. Stored states are `available`, `reserved` (held
+//! by a checkout), `used` and `voided`; expiry is not stored but derived from the validity window, so a coupon expires at
 //! its instant without a job having to run.
 //!
 //! ```text
 //!   available ──redeem (核销)──▶ used ──reverse──▶ available
-//!       │
-//!       └──void──▶ voided (final)
+//!    │  ▲                                  ▲
+//!    │  └──release── reserved ──confirm────┘
+//!    ├──reserve (checkout)──▶ reserved
+//!    └──void──▶ voided (final)
 //! ```
+//! A reserved coupon cannot be redeemed at a till nor reserved again: only its checkout moves it,
+//! to `used` on confirmation or back to `available` on cancellation or expiry.
 //! A reversed coupon is available again until its original expiry; reversing after expiry leaves
 //! it expired.
 
@@ -18,6 +22,8 @@ wire_enum!(
     /// A coupon's stored state.
     CouponState {
         Available => "available",
+        /// Held by a checkout until it is confirmed, cancelled or expires.
+        Reserved => "reserved",
         Used => "used",
         Voided => "voided",
     }
@@ -28,6 +34,8 @@ wire_enum!(
     EffectiveState {
         /// Held and usable (or usable once its validity starts).
         Available => "available",
+        /// Held by a checkout in progress.
+        Reserved => "reserved",
         Used => "used",
         /// Not used before its validity ended.
         Expired => "expired",
@@ -41,6 +49,10 @@ pub enum Transition {
     Redeem,
     Reverse,
     Void,
+    /// A checkout holds the coupon.
+    Reserve,
+    /// The checkout was cancelled or expired.
+    Release,
 }
 
 impl CouponState {
@@ -48,6 +60,7 @@ impl CouponState {
     pub fn effective(self, expires_at: OffsetDateTime, now: OffsetDateTime) -> EffectiveState {
         match self {
             CouponState::Used => EffectiveState::Used,
+            CouponState::Reserved => EffectiveState::Reserved,
             CouponState::Voided => EffectiveState::Voided,
             CouponState::Available if now >= expires_at => EffectiveState::Expired,
             CouponState::Available => EffectiveState::Available,
@@ -64,6 +77,7 @@ impl CouponState {
     ) -> Result<(), Reason> {
         match self {
             CouponState::Used => Err(Reason::Used),
+            CouponState::Reserved => Err(Reason::Reserved),
             CouponState::Voided => Err(Reason::Voided),
             CouponState::Available if now >= expires_at => Err(Reason::Expired),
             CouponState::Available if now < starts_at => Err(Reason::NotYetValid),
@@ -78,6 +92,10 @@ impl CouponState {
             (CouponState::Available, Transition::Redeem) => Some(CouponState::Used),
             (CouponState::Used, Transition::Reverse) => Some(CouponState::Available),
             (CouponState::Available, Transition::Void) => Some(CouponState::Voided),
+            (CouponState::Available, Transition::Reserve) => Some(CouponState::Reserved),
+            (CouponState::Reserved, Transition::Release) => Some(CouponState::Available),
+            // Confirming a checkout redeems the coupon it holds.
+            (CouponState::Reserved, Transition::Redeem) => Some(CouponState::Used),
             _ => None,
         }
     }

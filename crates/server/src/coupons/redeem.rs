@@ -3,7 +3,9 @@
 //!
 //! Redeeming is a compare-and-set on the coupon's state (`available` → `used`, see
 //! `huiyuan_store::coupons::mark_used`): of any number of concurrent redemptions of one code,
-//! exactly one succeeds and the others answer 409 `coupon_already_used`. A repeated redemption
+//! exactly one succeeds and the others answer 409 `coupon_already_used`; a coupon a checkout holds
+//! (`reserved`) answers 409 `coupon_reserved`. Checkout confirmation records its redemptions through
+//! [`record_redemption`], the same journal and settlement path. A repeated redemption
 //! with the same order reference answers the redemption already made, so a till that lost the
 //! answer can simply ask again. A coupon issued by one format and redeemed in another writes a
 //! cross-format settlement record in the same transaction.
@@ -15,7 +17,8 @@ use crate::vault::Vault;
 use huiyuan_domain::auth::{Access, Actor, DataScope, Denied, Placement, Principal, RecordClass};
 use huiyuan_domain::coupons::template::MAX_FEN;
 use huiyuan_domain::coupons::{
-    Applied, Cart, CartContext, CartLine, CouponCode, CouponOffer, Reason, compute_discounts,
+    Applied, Cart, CartContext, CartLine, CouponCode, CouponOffer, CouponState, Reason,
+    compute_discounts,
 };
 use huiyuan_domain::ids::{ChannelId, FormatId, StoreId, TenantId};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
@@ -60,13 +63,13 @@ pub struct CartInput {
 
 /// Where a redemption happens.
 #[derive(Clone, Copy, Debug, Default)]
-struct Till {
-    format_id: Option<FormatId>,
-    store_id: Option<StoreId>,
-    channel_id: Option<ChannelId>,
+pub struct Till {
+    pub format_id: Option<FormatId>,
+    pub store_id: Option<StoreId>,
+    pub channel_id: Option<ChannelId>,
 }
 
-fn check_input(input: &CartInput) -> Result<(), FieldErrors> {
+pub fn check_input(input: &CartInput) -> Result<(), FieldErrors> {
     let mut errors = FieldErrors::new();
     if input.lines.len() > MAX_LINES {
         errors.push(FieldError::new(
@@ -130,7 +133,7 @@ fn check_input(input: &CartInput) -> Result<(), FieldErrors> {
 
 /// The till: the key's channel (or the staff's choice), the store (the request's, or a
 /// store-bound caller's own) and its format. The caller must be allowed to act where it is.
-async fn till(session: &mut Session, caller: &Principal, input: &CartInput) -> ApiResult<Till> {
+pub async fn till(session: &mut Session, caller: &Principal, input: &CartInput) -> ApiResult<Till> {
     let channel_id = match caller.actor {
         Actor::ApiKey { channel_id, .. } => {
             if input.channel_id.is_some_and(|asked| asked != channel_id) {
@@ -308,18 +311,30 @@ pub struct RedeemView {
     pub coupon: CouponView,
 }
 
-fn not_applicable(reason: Reason) -> ApiError {
+pub fn not_applicable(reason: Reason) -> ApiError {
     ApiError {
         errors: vec![FieldError::new("code", reason.as_str(), reason.message())],
         ..ApiError::with_detail(ErrorCode::CouponNotApplicable, reason.message())
     }
 }
 
-fn already_used() -> ApiError {
+pub fn already_used() -> ApiError {
     ApiError::with_detail(
         ErrorCode::CouponAlreadyUsed,
         "the coupon has already been redeemed",
     )
+}
+
+/// A coupon a checkout holds: neither a till nor another checkout may take it meanwhile.
+pub fn reserved() -> ApiError {
+    ApiError {
+        errors: vec![FieldError::new(
+            "code",
+            Reason::Reserved.as_str(),
+            Reason::Reserved.message(),
+        )],
+        ..ApiError::with_detail(ErrorCode::CouponReserved, Reason::Reserved.message())
+    }
 }
 
 /// The redemption now using the coupon, when it was made for the same order on the same channel.
@@ -355,6 +370,9 @@ pub async fn redeem(
     input: CartInput,
 ) -> ApiResult<(bool, RedeemView)> {
     let (coupon, template) = load(&mut m.session, vault, m.tenant, raw_code).await?;
+    if coupon.state == CouponState::Reserved.as_str() {
+        return Err(reserved());
+    }
     if coupon.state == "used" {
         return match same_order_redemption(m, &coupon, caller, &input).await? {
             Some(existing) => Ok((false, answer(vault, m, existing, &coupon, &template))),
@@ -376,11 +394,50 @@ pub async fn redeem(
         let now_stored = store::coupon_by_id(&mut m.session, m.tenant, coupon.id)
             .await?
             .ok_or_else(|| ApiError::not_found("coupon"))?;
+        if now_stored.state == CouponState::Reserved.as_str() {
+            return Err(reserved());
+        }
         return match same_order_redemption(m, &now_stored, caller, &input).await? {
             Some(existing) => Ok((false, answer(vault, m, existing, &now_stored, &template))),
             None => Err(already_used()),
         };
     }
+    let order = RedeemedFor {
+        order_ref: input.order_ref.as_deref().map(|r| r.trim().to_owned()),
+        order_id: input.order_id,
+        discount_fen: applied.discount_fen,
+    };
+    let redemption =
+        record_redemption(m, caller, &coupon, &template, redemption_id, till, order).await?;
+    let used = StoredCoupon {
+        state: "used".to_owned(),
+        redemption_id: Some(redemption.id),
+        used_at: Some(m.now),
+        updated_at: m.now,
+        ..coupon
+    };
+    Ok((true, answer(vault, m, redemption, &used, &template)))
+}
+
+/// What a coupon was redeemed for.
+#[derive(Clone, Debug, Default)]
+pub struct RedeemedFor {
+    pub order_ref: Option<String>,
+    pub order_id: Option<Uuid>,
+    pub discount_fen: i64,
+}
+
+/// Writes the journal entry of a redemption whose coupon was just marked used (at a till or by
+/// a confirmed checkout), its cross-format settlement record, and the audit entry.
+pub async fn record_redemption(
+    m: &mut Mutation,
+    caller: &Principal,
+    coupon: &StoredCoupon,
+    template: &StoredTemplate,
+    redemption_id: Uuid,
+    till: Till,
+    order: RedeemedFor,
+) -> ApiResult<StoredRedemption> {
     let redemption = StoredRedemption {
         id: redemption_id,
         coupon_id: coupon.id,
@@ -394,16 +451,16 @@ pub async fn redeem(
             Actor::ApiKey { key_id, .. } => Some(key_id.0),
             _ => None,
         },
-        order_ref: input.order_ref.as_deref().map(|r| r.trim().to_owned()),
-        order_id: input.order_id,
+        order_ref: order.order_ref,
+        order_id: order.order_id,
         face_fen: template.template.spec.benefit.face_value_fen(),
-        discount_fen: applied.discount_fen,
+        discount_fen: order.discount_fen,
         created_at: m.now,
         reversed_at: None,
         reversal_reason: None,
     };
     journal::insert_redemption(&mut m.session, m.tenant, &redemption).await?;
-    settle(m, &redemption, &coupon, &template, "redemption", 1).await?;
+    settle(m, &redemption, coupon, template, "redemption", 1).await?;
     m.audit(
         "coupon.redeemed",
         "coupon",
@@ -413,14 +470,7 @@ pub async fn redeem(
                 "channel_id": redemption.channel_id, "order_ref": redemption.order_ref }),
     )
     .await?;
-    let used = StoredCoupon {
-        state: "used".to_owned(),
-        redemption_id: Some(redemption.id),
-        used_at: Some(m.now),
-        updated_at: m.now,
-        ..coupon
-    };
-    Ok((true, answer(vault, m, redemption, &used, &template)))
+    Ok(redemption)
 }
 
 fn answer(

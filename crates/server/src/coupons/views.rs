@@ -50,7 +50,7 @@ pub struct CouponView {
     pub template_id: Uuid,
     pub name: String,
     pub benefit: Benefit,
-    /// `available`, `used`, `expired` or `voided`, as of now.
+    /// `available`, `reserved` (held by a checkout), `used`, `expired` or `voided`, as of now.
     pub state: EffectiveState,
     #[serde(with = "time::serde::rfc3339")]
     pub starts_at: OffsetDateTime,

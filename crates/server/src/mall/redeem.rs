@@ -20,14 +20,11 @@ use huiyuan_domain::mall::{
 };
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::ledger::Entry;
-use huiyuan_store::mall::{
-    PointsSource, StoredRedemption, StoredReward, limits, redemptions, rewards,
-};
+use huiyuan_store::mall::{StoredRedemption, StoredReward, limits, redemptions, rewards};
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::{Session, org};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -213,24 +210,6 @@ async fn spend_points(
     Ok((entry, account))
 }
 
-/// Which formats issued the points a spend drew (for inter-format claims).
-async fn sources(m: &mut Mutation, entry: &Entry) -> ApiResult<Vec<PointsSource>> {
-    let ids: Vec<Uuid> = entry.draws.iter().map(|draw| draw.lot_id).collect();
-    let lots = huiyuan_store::ledger::lots_by_ids(&mut m.session, m.tenant, &ids).await?;
-    let mut by_format: BTreeMap<Option<Uuid>, i64> = BTreeMap::new();
-    for draw in &entry.draws {
-        let format = lots
-            .iter()
-            .find(|lot| lot.id == draw.lot_id)
-            .and_then(|lot| lot.format_id);
-        *by_format.entry(format).or_default() += draw.points;
-    }
-    Ok(by_format
-        .into_iter()
-        .map(|(format_id, points)| PointsSource { format_id, points })
-        .collect())
-}
-
 /// Redeems `reward_id` for `member` (found by the caller, in their scope, for writing) inside
 /// `m`.
 pub async fn redeem(
@@ -308,7 +287,7 @@ pub async fn redeem(
     let limit_keys = take_limits(m, &reward, member.id, request.quantity, &tz).await?;
     let (entry, points_account) = spend_points(m, spec, member.id, id, points).await?;
     let stock_taken = take_stock(m, &reward, request.quantity).await?;
-    let points_sources = sources(m, &entry).await?;
+    let points_sources = ledger::issuing_formats(m, &entry).await?;
     let shipping_enc = match &delivery {
         Delivery::Ship { address } => {
             Some(vault.seal(&serde_json::to_string(address).map_err(ApiError::internal)?))

@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod channels;
+mod checkouts;
 pub mod common;
 mod coupon_redemptions;
 mod coupon_templates;
@@ -39,6 +40,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+/// Services outside `routes` (checkout) find members the way handlers do.
+pub(crate) use members::visible_member;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Huiyuan API", description = "Omnichannel membership and loyalty platform. Amounts in integer fen, \
@@ -58,6 +62,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "coupons", description = "Coupon templates, issuing, validation, redemption (核销) and reversals"),
         (name = "mall", description = "The points mall: rewards catalogue, redemptions and their fulfilment"),
         (name = "settlement", description = "Settlement policy, statements per period (liability, claims, inter-format transfers, coupon costs, merchant revenue split) and CSV export"),
+        (name = "checkout", description = "Checkout: quote a cart with coupons and points as cash, reserve, confirm, cancel"),
         (name = "operations", description = "Health, readiness, metrics and documentation"),
     )
 )]
@@ -114,7 +119,8 @@ pub fn build() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(rewards::router())
         .merge(reward_redemptions::router())
         .merge(settlements::router())
-        .merge(merchant_revenue::router());
+        .merge(merchant_revenue::router())
+        .merge(checkouts::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
         .merge(system::router())

@@ -10,6 +10,8 @@
 mod support;
 
 mod auth;
+mod checkout;
+mod checkout_parallel;
 mod concurrency;
 mod coupon_scopes;
 mod coupons;

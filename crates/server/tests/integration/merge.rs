@@ -98,7 +98,7 @@ async fn merge_moves_records_and_the_source_resolves_to_the_survivor(app: &TestA
     assert_eq!(
         merged["moved"],
         json!({ "member_identifiers": 2, "member_consents": 1, "orders": 0, "rule_accruals": 0, "coupons": 0,
-            "reward_redemptions": 0, "reward_limit_counters": 0 })
+            "reward_redemptions": 0, "reward_limit_counters": 0, "checkouts": 0 })
     );
     assert_eq!(merged["kept"], json!({}));
     assert_eq!(
@@ -223,7 +223,7 @@ async fn unmerge_restores_both_members_exactly(app: &TestApp) {
     assert_eq!(
         undone["moved_back"],
         json!({ "member_identifiers": 2, "member_consents": 1, "orders": 0, "rule_accruals": 0, "coupons": 0,
-            "reward_redemptions": 0, "reward_limit_counters": 0 })
+            "reward_redemptions": 0, "reward_limit_counters": 0, "checkouts": 0 })
     );
     assert_eq!(undone["restored_fields"], merged["filled_fields"]);
 

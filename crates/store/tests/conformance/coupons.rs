@@ -118,7 +118,12 @@ async fn seed_member(db: &TestDb, tenant: TenantId, seq: i64, format: Option<Uui
     row.id
 }
 
-fn coupon(member: Uuid, template: Uuid, code: &str, expires_at: OffsetDateTime) -> StoredCoupon {
+pub fn coupon(
+    member: Uuid,
+    template: Uuid,
+    code: &str,
+    expires_at: OffsetDateTime,
+) -> StoredCoupon {
     let now = utc_now();
     StoredCoupon {
         id: Uuid::now_v7(),
@@ -139,7 +144,7 @@ fn coupon(member: Uuid, template: Uuid, code: &str, expires_at: OffsetDateTime) 
     }
 }
 
-async fn insert(db: &TestDb, tenant: TenantId, c: &StoredCoupon) -> bool {
+pub async fn insert(db: &TestDb, tenant: TenantId, c: &StoredCoupon) -> bool {
     let mut s = db.write().await;
     let inserted = coupons::insert_coupon(&mut s, tenant, c).await.unwrap();
     s.commit().await.unwrap();

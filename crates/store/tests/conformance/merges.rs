@@ -157,6 +157,7 @@ async fn merge_moves_rows_and_undo_moves_exactly_those_back(db: TestDb) {
         ("coupons".to_owned(), vec![]),
         ("reward_redemptions".to_owned(), vec![]),
         ("reward_limit_counters".to_owned(), vec![]),
+        ("checkouts".to_owned(), vec![]),
     ]);
     assert_eq!(moved, expected);
     let identifiers_table = merges::member_owned("member_identifiers").unwrap();

@@ -148,6 +148,13 @@ fn the_state_machine_allows_only_its_transitions() {
     assert_eq!(Available.after(Transition::Reverse), None);
     assert_eq!(Voided.after(Transition::Reverse), None);
     assert_eq!(Used.after(Transition::Void), None);
+    // A checkout's hold: reserve, then release or redeem; nothing else touches it.
+    assert_eq!(Available.after(Transition::Reserve), Some(Reserved));
+    assert_eq!(Reserved.after(Transition::Release), Some(Available));
+    assert_eq!(Reserved.after(Transition::Redeem), Some(Used));
+    assert_eq!(Reserved.after(Transition::Reserve), None);
+    assert_eq!(Reserved.after(Transition::Void), None);
+    assert_eq!(Used.after(Transition::Release), None);
     let (start, end) = (now(), now() + time::Duration::days(1));
     assert_eq!(Available.redeemable(start, end, now()), Ok(()));
     assert_eq!(
@@ -156,6 +163,11 @@ fn the_state_machine_allows_only_its_transitions() {
     );
     assert_eq!(Available.redeemable(start, end, end), Err(Reason::Expired));
     assert_eq!(Used.redeemable(start, end, now()), Err(Reason::Used));
+    assert_eq!(
+        Reserved.redeemable(start, end, now()),
+        Err(Reason::Reserved)
+    );
+    assert_eq!(Reserved.effective(end, end), EffectiveState::Reserved);
     assert_eq!(Available.effective(end, end), EffectiveState::Expired);
     assert_eq!(Available.effective(end, now()), EffectiveState::Available);
 }
