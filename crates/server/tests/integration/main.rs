@@ -11,6 +11,7 @@ mod support;
 
 mod auth;
 mod checkout;
+mod checkout_merge;
 mod checkout_parallel;
 mod concurrency;
 mod coupon_scopes;
