@@ -54,3 +54,9 @@ CREATE TABLE checkout_policies (
 -- The built-in administrator role holds every permission, including the new `checkout:write`.
 UPDATE roles SET permissions = permissions || '["checkout:write"]'::jsonb
  WHERE builtin AND NOT permissions ? 'checkout:write';
+
+-- Channel keys made with the former defaults (they redeem coupons and post orders: a till or a
+-- shop) take part in checkout too, as keys made from now on do.
+UPDATE api_keys SET permissions = permissions || '["checkout:write"]'::jsonb
+ WHERE permissions ? 'coupons:redeem' AND permissions ? 'orders:write'
+   AND NOT permissions ? 'checkout:write';

@@ -61,3 +61,10 @@ CREATE TABLE checkout_policies (
 -- The built-in administrator role holds every permission, including the new `checkout:write`.
 UPDATE roles SET permissions = json_insert(permissions, '$[#]', 'checkout:write')
  WHERE builtin = 1 AND NOT EXISTS (SELECT 1 FROM json_each(roles.permissions) WHERE value = 'checkout:write');
+
+-- Channel keys made with the former defaults (they redeem coupons and post orders: a till or a
+-- shop) take part in checkout too, as keys made from now on do.
+UPDATE api_keys SET permissions = json_insert(permissions, '$[#]', 'checkout:write')
+ WHERE EXISTS (SELECT 1 FROM json_each(api_keys.permissions) WHERE value = 'coupons:redeem')
+   AND EXISTS (SELECT 1 FROM json_each(api_keys.permissions) WHERE value = 'orders:write')
+   AND NOT EXISTS (SELECT 1 FROM json_each(api_keys.permissions) WHERE value = 'checkout:write');
