@@ -250,6 +250,19 @@ pub fn insufficient(available: i64) -> ApiError {
     }
 }
 
+/// A spend refused for want of points answered with the stable `insufficient_points` code
+/// (422) that member-facing redemptions promise, instead of the ledger's generic conflict.
+pub fn as_insufficient_points(error: ApiError) -> ApiError {
+    if error.errors.iter().any(|e| e.code == "insufficient_points") {
+        ApiError {
+            code: ErrorCode::InsufficientPoints,
+            ..error
+        }
+    } else {
+        error
+    }
+}
+
 /// Takes `points` from the member's usable lots, first to expire first, into `counter` (a
 /// format's redemption account, `adjustment`, …). Never overdraws: the balance update is guarded
 /// and refused when too few points are available.

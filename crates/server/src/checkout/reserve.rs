@@ -4,7 +4,7 @@
 //! (first to expire first; never overdrawn, whatever runs in parallel).
 
 use super::{CheckoutRequest, CheckoutView, coupon_refused, price};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, CHECKOUT_HOLD, Posting};
 use crate::mutation::Mutation;
 use crate::vault::Vault;
@@ -72,16 +72,7 @@ pub async fn reserve(
             &posting,
         )
         .await
-        .map_err(|error| {
-            if error.errors.iter().any(|e| e.code == "insufficient_points") {
-                ApiError {
-                    code: ErrorCode::InsufficientPoints,
-                    ..error
-                }
-            } else {
-                error
-            }
-        })?;
+        .map_err(ledger::as_insufficient_points)?;
         Some(entry)
     } else {
         None

@@ -197,16 +197,7 @@ async fn spend_points(
     };
     let entry = ledger::spend(m, member, points, kind, account.clone(), &posting)
         .await
-        .map_err(|error| {
-            if error.errors.iter().any(|e| e.code == "insufficient_points") {
-                ApiError {
-                    code: ErrorCode::InsufficientPoints,
-                    ..error
-                }
-            } else {
-                error
-            }
-        })?;
+        .map_err(ledger::as_insufficient_points)?;
     Ok((entry, account))
 }
 
