@@ -239,9 +239,16 @@ impl Importer {
             .map(|d| d.member_id)
             .collect::<HashSet<_>>()
             .len() as u64;
+        // Taken rather than cloned: only their ids (for search tokens) and lines are read after.
         let fresh: Vec<StoredMember> = created_order
             .iter()
-            .filter_map(|id| working.get(id).map(|w| w.row.clone()))
+            .filter_map(|id| {
+                working.get_mut(id).map(|w| {
+                    let mut left = blank_member();
+                    left.id = w.row.id;
+                    std::mem::replace(&mut w.row, left)
+                })
+            })
             .collect();
         members::insert_members(&mut m.session, m.tenant, &fresh).await?;
         let merged_ids: BTreeSet<Uuid> = working

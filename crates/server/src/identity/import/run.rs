@@ -79,6 +79,7 @@ pub(super) async fn import_batches<R: io::Read + Send + 'static>(
         ),
         false => None,
     };
+    let mut batches: u64 = 0;
     while let Some(next) = prepared.recv().await {
         let (batch, bytes_read) = next.map_err(anyhow::Error::msg)?;
         let outcome = match dry.as_mut() {
@@ -111,6 +112,14 @@ pub(super) async fn import_batches<R: io::Read + Send + 'static>(
             }
         };
         importer.absorb(&outcome);
+        batches += 1;
+        // After batches 1, 2, 4, 8 …: statistics keep pace with the tables' growth at a cost
+        // that vanishes as they grow.
+        if dry.is_none() && batches.is_power_of_two() {
+            let mut session = store.write().await?;
+            members::refresh_statistics(&mut session).await?;
+            session.commit().await?;
+        }
         progress(&outcome, &importer.counts, bytes_read)?;
     }
     // A dry run's transaction rolls back here.
