@@ -773,6 +773,18 @@ pub async fn leave_bulk_mode(s: &mut Session, before: Option<ConnectionTuning>) 
     Ok(())
 }
 
+/// Brings PostgreSQL's statistics of the member tables up to date. A large import into a new
+/// database grows them faster than autovacuum analyses them, and plans made for a nearly empty
+/// table (sequential scans) then make every batch slower than the last. SQLite needs nothing.
+pub async fn refresh_statistics(s: &mut Session) -> StoreResult<()> {
+    if let crate::backend::Backend::Postgres(c) = s.backend() {
+        sqlx::query("ANALYZE members, member_identifiers, member_search_tokens")
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn apply_tuning(c: &mut sqlx::SqliteConnection, tuning: ConnectionTuning) -> StoreResult<()> {
     // PRAGMA takes no bind parameters; both values are integers.
     let statements = [
