@@ -7,7 +7,7 @@ use crate::mutation::Mutation;
 use crate::vault::Vault;
 use huiyuan_domain::ids::StoreId;
 use huiyuan_domain::validation::FieldError;
-use huiyuan_store::events::{self};
+use huiyuan_store::events;
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::org;
 use time::Date;

@@ -6,7 +6,7 @@ use crate::mutation::Mutation;
 use crate::state::AppState;
 use huiyuan_domain::auth::Actor;
 use huiyuan_domain::ids::TenantId;
-use huiyuan_store::events::{self};
+use huiyuan_store::events;
 use std::sync::Mutex;
 use time::{Date, Month, OffsetDateTime};
 use uuid::Uuid;

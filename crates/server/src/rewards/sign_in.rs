@@ -2,7 +2,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::mutation::Mutation;
-use huiyuan_store::events::{self};
+use huiyuan_store::events;
 use time::Date;
 
 use super::*;
