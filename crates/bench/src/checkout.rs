@@ -33,24 +33,13 @@ pub async fn run(
         clients > 0 && members >= clients,
         "clients must be positive and members at least clients"
     );
-    let backend = if database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    let server = super::start_server(database_url).await?;
-    let base = format!("http://{}/api/v1", server.address);
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()?;
-    let login: Value = client
-        .post(format!("{base}/auth/login"))
-        .json(&json!({ "username": "admin", "password": super::ADMIN_PASSWORD }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let admin = login["token"].as_str().context("login failed")?.to_owned();
+    let backend = super::backend_name(database_url.as_deref());
+    let super::Admin {
+        server,
+        base,
+        client,
+        token: admin,
+    } = super::sign_in(database_url, clients).await?;
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis();

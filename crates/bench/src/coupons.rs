@@ -24,24 +24,14 @@ pub async fn run(
         clients > 0 && members > 0 && coupons > 0,
         "clients, members and coupons must be positive"
     );
-    let backend = if database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    let server = super::start_server(database_url).await?;
-    let base = format!("http://{}/api/v1", server.address);
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()?;
-    let login: Value = client
-        .post(format!("{base}/auth/login"))
-        .json(&json!({ "username": "admin", "password": super::ADMIN_PASSWORD }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let admin = login["token"].as_str().context("login failed")?.to_owned();
+    let backend = super::backend_name(database_url.as_deref());
+    // Held to the end: dropping the server removes its data directory.
+    let super::Admin {
+        server: _server,
+        base,
+        client,
+        token: admin,
+    } = super::sign_in(database_url, clients).await?;
     let run = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis();

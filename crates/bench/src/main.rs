@@ -200,6 +200,46 @@ async fn start_server(database_url: Option<String>) -> anyhow::Result<Server> {
     })
 }
 
+/// The database a run uses, as the report names it.
+fn backend_name(database_url: Option<&str>) -> &'static str {
+    if database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+/// A fresh server and its admin signed in, with a client pooling `clients` connections.
+struct Admin {
+    server: Server,
+    /// `http://…/api/v1`
+    base: String,
+    client: reqwest::Client,
+    token: String,
+}
+
+async fn sign_in(database_url: Option<String>, clients: usize) -> anyhow::Result<Admin> {
+    let server = start_server(database_url).await?;
+    let base = format!("http://{}/api/v1", server.address);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let login: Value = client
+        .post(format!("{base}/auth/login"))
+        .json(&serde_json::json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = anyhow::Context::context(login["token"].as_str(), "login failed")?.to_owned();
+    Ok(Admin {
+        server,
+        base,
+        client,
+        token,
+    })
+}
+
 async fn post(
     client: &reqwest::Client,
     url: &str,
