@@ -78,7 +78,8 @@ impl Mutation {
             summary,
             self.now,
         );
-        audit::append(&mut self.session, self.tenant, &entry).await?;
+        // Queued: sent with the change's other deferred writes, before its next read or at commit.
+        audit::defer_append(&mut self.session, self.tenant, &entry);
         Ok(())
     }
 
@@ -185,8 +186,13 @@ impl AppState {
                 status_code: status.as_u16(),
                 body: serde_json::json!({ "sealed": self.vault.seal(&kept.to_string()) }),
             };
-            idempotency::complete(&mut mutation.session, caller.tenant_id, actor, key, &stored)
-                .await?;
+            idempotency::defer_complete(
+                &mut mutation.session,
+                caller.tenant_id,
+                actor,
+                key,
+                &stored,
+            );
         }
         let config_changed = mutation.changes_config();
         mutation.commit().await?;

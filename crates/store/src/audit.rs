@@ -13,15 +13,33 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Appends an entry now (the statement runs before this returns).
 pub async fn append(s: &mut Session, tenant: TenantId, entry: &AuditEntry) -> StoreResult<()> {
-    on_backend!(s, c => sqlx::query(
-        "INSERT INTO audit_log (tenant_id, id, actor_kind, actor_id, credential_id, action, target_type, target_id, \
-         summary, request_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-        .bind(tenant.0).bind(entry.id.0).bind(&entry.actor_kind).bind(entry.actor_id).bind(entry.credential_id)
-        .bind(&entry.action).bind(&entry.target_type).bind(&entry.target_id).bind(Json(&entry.summary))
-        .bind(entry.request_id.as_deref()).bind(Ts(entry.created_at))
-        .execute(&mut *c).await.map(|_| ()))?;
+    defer_append(s, tenant, entry);
+    s.flush_deferred().await?;
     Ok(())
+}
+
+/// Queues an entry with the session's deferred writes (see [`crate::deferred`]): its id is new,
+/// and nothing reads its outcome.
+pub fn defer_append(s: &mut Session, tenant: TenantId, entry: &AuditEntry) {
+    s.defer(
+        "INSERT INTO audit_log (tenant_id, id, actor_kind, actor_id, credential_id, action, target_type, target_id, \
+         summary, request_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        vec![
+            tenant.0.into(),
+            entry.id.0.into(),
+            entry.actor_kind.as_str().into(),
+            entry.actor_id.into(),
+            entry.credential_id.into(),
+            entry.action.as_str().into(),
+            entry.target_type.as_str().into(),
+            entry.target_id.as_str().into(),
+            entry.summary.clone().into(),
+            entry.request_id.as_deref().into(),
+            entry.created_at.into(),
+        ],
+    );
 }
 
 /// Filters for reading the log; all optional and combined with AND.

@@ -63,6 +63,7 @@ pub async fn claim(
     }))
 }
 
+/// Stores the response for replays of the key, now.
 pub async fn complete(
     s: &mut Session,
     tenant: TenantId,
@@ -70,13 +71,30 @@ pub async fn complete(
     key: &str,
     response: &StoredResponse,
 ) -> StoreResult<()> {
-    on_backend!(s, c => sqlx::query(
-        "UPDATE idempotency_keys SET status_code = $4, response_body = $5 \
-         WHERE tenant_id = $1 AND actor_id = $2 AND idempotency_key = $3")
-        .bind(tenant.0).bind(actor).bind(key).bind(i64::from(response.status_code))
-        .bind(sqlx::types::Json(&response.body))
-        .execute(&mut *c).await.map(|_| ()))?;
+    defer_complete(s, tenant, actor, key, response);
+    s.flush_deferred().await?;
     Ok(())
+}
+
+/// [`complete`] queued with the session's deferred writes (see [`crate::deferred`]).
+pub fn defer_complete(
+    s: &mut Session,
+    tenant: TenantId,
+    actor: Uuid,
+    key: &str,
+    response: &StoredResponse,
+) {
+    s.defer(
+        "UPDATE idempotency_keys SET status_code = $4, response_body = $5 \
+         WHERE tenant_id = $1 AND actor_id = $2 AND idempotency_key = $3",
+        vec![
+            tenant.0.into(),
+            actor.into(),
+            key.into(),
+            i64::from(response.status_code).into(),
+            response.body.clone().into(),
+        ],
+    );
 }
 
 /// How long a key is remembered.

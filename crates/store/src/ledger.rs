@@ -4,6 +4,7 @@
 //! On PostgreSQL the guarded row update also serialises concurrent spends of one member.
 
 use crate::backend::Session;
+use crate::deferred::Value;
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::scope_sql::push_page;
@@ -90,6 +91,32 @@ pub async fn insert_entry(s: &mut Session, tenant: TenantId, entry: &Entry) -> S
     Ok(inserted == 1)
 }
 
+/// Queues an entry whose natural key (if any) is known to be new, with the session's deferred
+/// writes (see [`crate::deferred`]): a twin still fails the transaction, at the flush, with a
+/// unique-constraint conflict.
+pub fn defer_entry(s: &mut Session, tenant: TenantId, entry: &Entry) -> StoreResult<()> {
+    s.defer(
+        "INSERT INTO points_entries (tenant_id, member_id, id, kind, amount, debit_account, credit_account, format_id, \
+         reference, reason, draws, natural_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        vec![
+            tenant.0.into(),
+            entry.member_id.into(),
+            entry.id.into(),
+            entry.kind.as_str().into(),
+            entry.amount.into(),
+            entry.debit_account.as_str().into(),
+            entry.credit_account.as_str().into(),
+            entry.format_id.into(),
+            entry.reference.as_deref().into(),
+            entry.reason.as_str().into(),
+            Value::json(&entry.draws)?,
+            entry.natural_key.as_deref().into(),
+            entry.created_at.into(),
+        ],
+    );
+    Ok(())
+}
+
 /// The entry posted under a natural key, if any.
 pub async fn entry_by_natural_key(
     s: &mut Session,
@@ -173,12 +200,33 @@ pub async fn add_to_balance(
     change: BalanceChange,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    on_backend!(s, c => sqlx::query(
-        "UPDATE points_balances SET available = available + $3, pending = pending + $4, tier_points = tier_points + $5, \
-         lifetime_earned = lifetime_earned + $6, updated_at = $7 WHERE tenant_id = $1 AND member_id = $2")
-        .bind(tenant.0).bind(member).bind(change.available).bind(change.pending).bind(change.tier_points)
-        .bind(change.earned).bind(Ts(now)).execute(&mut *c).await.map(|_| ()))?;
+    defer_add_to_balance(s, tenant, member, change, now);
+    s.flush_deferred().await?;
     Ok(())
+}
+
+/// [`add_to_balance`] queued with the session's deferred writes (see [`crate::deferred`]): an
+/// unguarded increment whose outcome nobody reads.
+pub fn defer_add_to_balance(
+    s: &mut Session,
+    tenant: TenantId,
+    member: Uuid,
+    change: BalanceChange,
+    now: OffsetDateTime,
+) {
+    s.defer(
+        "UPDATE points_balances SET available = available + $3, pending = pending + $4, tier_points = tier_points + $5, \
+         lifetime_earned = lifetime_earned + $6, updated_at = $7 WHERE tenant_id = $1 AND member_id = $2",
+        vec![
+            tenant.0.into(),
+            member.into(),
+            change.available.into(),
+            change.pending.into(),
+            change.tier_points.into(),
+            change.earned.into(),
+            now.into(),
+        ],
+    );
 }
 
 /// Takes the member's balance row for this transaction (created at zero when missing; on
@@ -280,14 +328,30 @@ impl StoredLot {
 }
 
 pub async fn insert_lot(s: &mut Session, tenant: TenantId, lot: &StoredLot) -> StoreResult<()> {
-    on_backend!(s, c => sqlx::query(
-        "INSERT INTO points_lots (tenant_id, member_id, id, entry_id, format_id, earned_at, available_at, expires_at, \
-         pending, original, remaining) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-        .bind(tenant.0).bind(lot.member_id).bind(lot.id).bind(lot.entry_id).bind(lot.format_id)
-        .bind(Ts(lot.earned_at)).bind(Ts(lot.available_at)).bind(lot.expires_at.map(Ts)).bind(lot.pending)
-        .bind(lot.original).bind(lot.remaining)
-        .execute(&mut *c).await.map(|_| ()))?;
+    defer_lot(s, tenant, lot);
+    s.flush_deferred().await?;
     Ok(())
+}
+
+/// [`insert_lot`] queued with the session's deferred writes (see [`crate::deferred`]).
+pub fn defer_lot(s: &mut Session, tenant: TenantId, lot: &StoredLot) {
+    s.defer(
+        "INSERT INTO points_lots (tenant_id, member_id, id, entry_id, format_id, earned_at, available_at, expires_at, \
+         pending, original, remaining) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        vec![
+            tenant.0.into(),
+            lot.member_id.into(),
+            lot.id.into(),
+            lot.entry_id.into(),
+            lot.format_id.into(),
+            lot.earned_at.into(),
+            lot.available_at.into(),
+            lot.expires_at.into(),
+            lot.pending.into(),
+            lot.original.into(),
+            lot.remaining.into(),
+        ],
+    );
 }
 
 /// A member's lots that still hold points (a member has at most a few hundred).

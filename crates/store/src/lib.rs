@@ -10,6 +10,8 @@
 //! - [`mall`]: the points mall — rewards with guarded stock, redemptions, per-member limit counters.
 //! - [`settlement`]: settlement policy and revenue split rules, a period's sums by aggregate
 //!   range queries, statements (draft → closed by compare-and-set) and their merchant lines.
+//! - [`order_intake`]: a member's order inserted and its balance locked in one round trip.
+//! - [`deferred`]: writes nobody reads the outcome of, queued and sent in one round trip.
 //! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
 //!   single-record checks apply the same rule.
 //!
@@ -22,6 +24,7 @@ pub mod backend;
 pub mod checkout;
 pub mod coupon_redemptions;
 pub mod coupons;
+pub mod deferred;
 pub mod earning_rules;
 mod error;
 pub mod events;
@@ -31,6 +34,7 @@ pub mod ledger;
 pub mod mall;
 pub mod members;
 pub mod merges;
+pub mod order_intake;
 pub mod orders;
 pub mod org;
 pub mod scope_sql;

@@ -4,13 +4,13 @@
 //! what was bought.
 
 use crate::backend::Session;
+use crate::deferred::{Value, values_placeholders};
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::timestamp::Ts;
 use huiyuan_domain::earning::Accrual;
 use huiyuan_domain::ids::TenantId;
 use serde::{Deserialize, Serialize};
-use sqlx::QueryBuilder;
 use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -125,65 +125,80 @@ pub async fn insert_order(
     if inserted != 1 {
         return Ok(false);
     }
-    insert_order_lines(s, tenant, order.id, lines).await?;
-    insert_order_payments(s, tenant, order.id, payments).await?;
+    defer_order_lines(s, tenant, order.id, lines)?;
+    defer_order_payments(s, tenant, order.id, payments);
     Ok(true)
 }
 
 /// Most rows in one multi-row insert: far below both databases' bind-parameter limits.
 const INSERT_CHUNK: usize = 500;
 
-/// Inserts an order's lines, many per statement.
-pub async fn insert_order_lines(
+/// Queues an order's lines with the session's deferred writes (see [`crate::deferred`]), many
+/// per statement.
+pub fn defer_order_lines(
     s: &mut Session,
     tenant: TenantId,
     order: Uuid,
     lines: &[StoredLine],
 ) -> StoreResult<()> {
     for chunk in lines.chunks(INSERT_CHUNK) {
-        on_backend!(s, c => {
-            let mut query = QueryBuilder::new(
-                "INSERT INTO order_lines (tenant_id, order_id, line_no, sku, name, category_path, quantity, unit_price_fen, \
-                 amount_fen, excluded, refunded_quantity, refunded_fen, points_earned) ");
-            query.push_values(chunk, |mut row, line| {
-                row.push_bind(tenant.0).push_bind(order).push_bind(line.line_no).push_bind(line.sku.clone())
-                    .push_bind(line.name.clone()).push_bind(Json(line.category_path.clone())).push_bind(line.quantity)
-                    .push_bind(line.unit_price_fen).push_bind(line.amount_fen).push_bind(line.excluded)
-                    .push_bind(line.refunded_quantity).push_bind(line.refunded_fen).push_bind(line.points_earned);
-            });
-            query.build().execute(&mut *c).await.map(|_| ())
-        })?;
+        let mut values = Vec::with_capacity(chunk.len() * 13);
+        for line in chunk {
+            values.extend([
+                tenant.0.into(),
+                order.into(),
+                line.line_no.into(),
+                line.sku.as_str().into(),
+                line.name.as_str().into(),
+                Value::json(&line.category_path)?,
+                line.quantity.into(),
+                line.unit_price_fen.into(),
+                line.amount_fen.into(),
+                line.excluded.into(),
+                line.refunded_quantity.into(),
+                line.refunded_fen.into(),
+                line.points_earned.into(),
+            ]);
+        }
+        s.defer(
+            &format!(
+                "INSERT INTO order_lines (tenant_id, order_id, line_no, sku, name, category_path, quantity, \
+                 unit_price_fen, amount_fen, excluded, refunded_quantity, refunded_fen, points_earned) VALUES {}",
+                values_placeholders(chunk.len(), 13)
+            ),
+            values,
+        );
     }
     Ok(())
 }
 
-/// Inserts an order's payments in one statement (none when there are none).
-pub async fn insert_order_payments(
+/// Queues an order's payments with the session's deferred writes (none when there are none).
+pub fn defer_order_payments(
     s: &mut Session,
     tenant: TenantId,
     order: Uuid,
     payments: &[StoredPayment],
-) -> StoreResult<()> {
-    if payments.is_empty() {
-        return Ok(());
+) {
+    for (chunk_no, chunk) in payments.chunks(INSERT_CHUNK).enumerate() {
+        let mut values = Vec::with_capacity(chunk.len() * 5);
+        for (i, payment) in chunk.iter().enumerate() {
+            let seq = chunk_no * INSERT_CHUNK + i;
+            values.extend([
+                tenant.0.into(),
+                order.into(),
+                i64::try_from(seq).unwrap_or(i64::MAX).into(),
+                payment.method.as_str().into(),
+                payment.amount_fen.into(),
+            ]);
+        }
+        s.defer(
+            &format!(
+                "INSERT INTO order_payments (tenant_id, order_id, seq, method, amount_fen) VALUES {}",
+                values_placeholders(chunk.len(), 5)
+            ),
+            values,
+        );
     }
-    let rows: Vec<(i64, &StoredPayment)> = payments
-        .iter()
-        .enumerate()
-        .map(|(seq, payment)| (i64::try_from(seq).unwrap_or(i64::MAX), payment))
-        .collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        on_backend!(s, c => {
-            let mut query = QueryBuilder::new(
-                "INSERT INTO order_payments (tenant_id, order_id, seq, method, amount_fen) ");
-            query.push_values(chunk, |mut row, (seq, payment)| {
-                row.push_bind(tenant.0).push_bind(order).push_bind(*seq).push_bind(payment.method.clone())
-                    .push_bind(payment.amount_fen);
-            });
-            query.build().execute(&mut *c).await.map(|_| ())
-        })?;
-    }
-    Ok(())
 }
 
 pub async fn get_order(
@@ -245,7 +260,7 @@ pub async fn set_accrual(
     accrual: &Accrual,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    set_order_accrual(s, tenant, order, accrual, now).await?;
+    defer_order_accrual(s, tenant, order, accrual, now)?;
     for line in &accrual.per_line {
         on_backend!(s, c => sqlx::query(
             "UPDATE order_lines SET points_earned = $4 WHERE tenant_id = $1 AND order_id = $2 AND line_no = $3")
@@ -257,17 +272,23 @@ pub async fn set_accrual(
 
 /// Records the total and the engine's accrual on the order row only (for lines inserted with
 /// their points already).
-pub async fn set_order_accrual(
+pub fn defer_order_accrual(
     s: &mut Session,
     tenant: TenantId,
     order: Uuid,
     accrual: &Accrual,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    on_backend!(s, c => sqlx::query(
-        "UPDATE orders SET points_earned = $3, accrual = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0).bind(order).bind(accrual.total_points).bind(Json(accrual)).bind(Ts(now))
-        .execute(&mut *c).await.map(|_| ()))?;
+    s.defer(
+        "UPDATE orders SET points_earned = $3, accrual = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2",
+        vec![
+            tenant.0.into(),
+            order.into(),
+            accrual.total_points.into(),
+            Value::json(accrual)?,
+            now.into(),
+        ],
+    );
     Ok(())
 }
 
@@ -389,27 +410,34 @@ pub async fn insert_rule_accrual(
     tenant: TenantId,
     accrual: &RuleAccrual,
 ) -> StoreResult<()> {
-    insert_rule_accruals(s, tenant, std::slice::from_ref(accrual)).await
+    defer_rule_accruals(s, tenant, std::slice::from_ref(accrual));
+    s.flush_deferred().await?;
+    Ok(())
 }
 
-/// Inserts many counter rows, many per statement (none when there are none).
-pub async fn insert_rule_accruals(
-    s: &mut Session,
-    tenant: TenantId,
-    rows: &[RuleAccrual],
-) -> StoreResult<()> {
+/// Queues many counter rows with the session's deferred writes, many per statement.
+pub fn defer_rule_accruals(s: &mut Session, tenant: TenantId, rows: &[RuleAccrual]) {
     for chunk in rows.chunks(INSERT_CHUNK) {
-        on_backend!(s, c => {
-            let mut query = QueryBuilder::new(
-                "INSERT INTO rule_accruals (tenant_id, member_id, id, rule_id, order_id, points, occurred_at) ");
-            query.push_values(chunk, |mut row, accrual| {
-                row.push_bind(tenant.0).push_bind(accrual.member_id).push_bind(accrual.id).push_bind(accrual.rule_id)
-                    .push_bind(accrual.order_id).push_bind(accrual.points).push_bind(Ts(accrual.occurred_at));
-            });
-            query.build().execute(&mut *c).await.map(|_| ())
-        })?;
+        let mut values = Vec::with_capacity(chunk.len() * 7);
+        for accrual in chunk {
+            values.extend([
+                tenant.0.into(),
+                accrual.member_id.into(),
+                accrual.id.into(),
+                accrual.rule_id.into(),
+                accrual.order_id.into(),
+                accrual.points.into(),
+                accrual.occurred_at.into(),
+            ]);
+        }
+        s.defer(
+            &format!(
+                "INSERT INTO rule_accruals (tenant_id, member_id, id, rule_id, order_id, points, occurred_at) VALUES {}",
+                values_placeholders(chunk.len(), 7)
+            ),
+            values,
+        );
     }
-    Ok(())
 }
 
 /// What `rule` gave `member` for orders placed in `[start, end)`, or ever when `window` is `None`.

@@ -18,6 +18,8 @@ mod audit;
 mod checkout;
 #[path = "conformance/coupons.rs"]
 mod coupons;
+#[path = "conformance/deferred.rs"]
+mod deferred;
 #[path = "conformance/events.rs"]
 mod events;
 #[path = "conformance/fixtures.rs"]

@@ -8,7 +8,7 @@ use huiyuan_domain::accounts::{ApiKey, TokenKind, parse_token};
 use huiyuan_domain::auth::{Actor, DataScope, Principal};
 use huiyuan_domain::ids::TenantId;
 use huiyuan_domain::org::StoreKind;
-use huiyuan_store::{auth, org, utc_now};
+use huiyuan_store::{auth, utc_now};
 
 /// The authenticated caller, from `Authorization: Bearer <token>` (a staff session or a channel
 /// API key). Anything else is a 401.
@@ -73,19 +73,26 @@ async fn key_principal(
     let key = auth::find_api_key(&mut session, tenant, hash)
         .await?
         .ok_or_else(unauthenticated)?;
-    let channel = org::get_channel(&mut session, tenant, key.channel_id)
+    drop(session);
+    // The channel and store come from the configuration cache (see its staleness bound): one
+    // read per request instead of three; the key itself is read every time, so a revoked key
+    // stops at once.
+    let channel = app
+        .config
+        .channel(&app.store, tenant, key.channel_id)
         .await?
         .ok_or_else(unauthenticated)?;
     // A merchant's till sees the merchant's own members; every other channel identifies members
     // group-wide, since one member shops in every store.
     let merchant_store = match key.store_id {
-        Some(store_id) => org::get_store(&mut session, tenant, store_id)
+        Some(store_id) => app
+            .config
+            .store(&app.store, tenant, store_id)
             .await?
             .filter(|store| store.kind == StoreKind::Merchant)
             .map(|store| store.id),
         None => None,
     };
-    drop(session);
     if app.key_touch_due(key.id) {
         record_key_use(app.clone(), tenant, &key);
     }

@@ -93,7 +93,8 @@ pub async fn earn_new(
         vec![Draw { lot_id, points }],
         m.now,
     );
-    append(m, &posted).await?;
+    // The natural key is new (see above): queued, a twin fails the commit instead.
+    ledger::defer_entry(&mut m.session, m.tenant, &posted)?;
     // Points owed from an overdraft are repaid from the new lot first.
     let owed = if pending {
         0
@@ -112,7 +113,7 @@ pub async fn earn_new(
         original: points,
         remaining: points - owed,
     };
-    ledger::insert_lot(&mut m.session, m.tenant, &lot).await?;
+    ledger::defer_lot(&mut m.session, m.tenant, &lot);
     let change = if pending {
         BalanceChange {
             pending: points,
@@ -129,6 +130,6 @@ pub async fn earn_new(
         }
     };
     // The row exists: created (and on PostgreSQL locked) before the balance was read.
-    ledger::add_to_balance(&mut m.session, m.tenant, member, change, m.now).await?;
+    ledger::defer_add_to_balance(&mut m.session, m.tenant, member, change, m.now);
     Ok(posted)
 }

@@ -234,7 +234,7 @@ pub(super) async fn accrue_order(
             occurred_at: order.occurred_at,
         })
         .collect();
-    orders::insert_rule_accruals(&mut m.session, m.tenant, &counters).await?;
+    orders::defer_rule_accruals(&mut m.session, m.tenant, &counters);
     // The referrer is rewarded once, on the referee's first paid order (idempotent per referee).
     crate::rewards::on_first_paid_order_of(m, earner.member, config.referral_points).await?;
     // Tier points count at once: an order that qualifies upgrades now.
@@ -249,12 +249,15 @@ pub(super) async fn accrue_order(
 pub(super) async fn lock_member(m: &mut Mutation, member: Uuid) -> ApiResult<i64> {
     huiyuan_store::ledger::lock_active_balance(&mut m.session, m.tenant, member, m.now)
         .await?
-        .ok_or_else(|| {
-            ApiError::with_detail(
-                ErrorCode::Conflict,
-                "the member changed while the order was posted; retry",
-            )
-        })
+        .ok_or_else(member_changed)
+}
+
+/// The member was merged or deactivated after the order resolved it.
+pub(super) fn member_changed() -> ApiError {
+    ApiError::with_detail(
+        ErrorCode::Conflict,
+        "the member changed while the order was posted; retry",
+    )
 }
 
 pub(super) fn earn_key(order: Uuid) -> String {

@@ -25,7 +25,7 @@
 //! entry, lot and balance, the counters, the referral and tier updates and the audit entry.
 
 use super::COMPLETED;
-use super::accrual::{Earner, TierEarning, accrue_order, format_code, lock_member, member_tier};
+use super::accrual::{Earner, TierEarning, accrue_order, format_code, member_changed, member_tier};
 use super::input::OrderInput;
 use super::origin::{order_member, origin};
 use super::parse::ParsedOrder;
@@ -36,6 +36,7 @@ use crate::mutation::Mutation;
 use crate::state::AppState;
 use huiyuan_domain::auth::Principal;
 use huiyuan_store::members::StoredMember;
+use huiyuan_store::order_intake::{Intake, insert_order_locking};
 use huiyuan_store::orders::{self, StoredLine, StoredOrder, StoredPayment};
 use huiyuan_store::utc_now;
 use serde_json::json;
@@ -189,25 +190,23 @@ pub async fn ingest(m: &mut Mutation, prepared: Prepared) -> ApiResult<(bool, Or
     } = new;
     order.created_at = m.now;
     order.updated_at = m.now;
-    if !orders::insert_order(&mut m.session, m.tenant, &order, &[], &[]).await? {
-        // A concurrent twin committed first (PostgreSQL waited for it): answer with it.
-        let existing = orders::order_by_external_id(
-            &mut m.session,
-            m.tenant,
-            order.channel_id,
-            &order.external_id,
-        )
-        .await?
-        .ok_or_else(|| {
-            ApiError::with_detail(
-                ErrorCode::Conflict,
-                "the same order is being posted concurrently; retry",
-            )
-        })?;
-        return Ok((false, order_view(&mut m.session, m.tenant, existing).await?));
-    }
-    if let Some(member) = &member {
-        let available = lock_member(m, member.id).await?;
+    // The insert guards the natural key; a member's order takes the balance row in the same
+    // round trip (see `order_intake`).
+    let available = match &member {
+        Some(member) => {
+            match insert_order_locking(&mut m.session, m.tenant, &order, member.id, m.now).await? {
+                Intake::Duplicate => return posted_twin(m, &order).await,
+                Intake::Inserted { available } => Some(available.ok_or_else(member_changed)?),
+            }
+        }
+        None => {
+            if !orders::insert_order(&mut m.session, m.tenant, &order, &[], &[]).await? {
+                return posted_twin(m, &order).await;
+            }
+            None
+        }
+    };
+    if let (Some(member), Some(available)) = (&member, available) {
         let earner = Earner {
             config: &config,
             member,
@@ -224,16 +223,35 @@ pub async fn ingest(m: &mut Mutation, prepared: Prepared) -> ApiResult<(bool, Or
                 .sum();
         }
         order.points_earned = accrual.total_points;
-        orders::set_order_accrual(&mut m.session, m.tenant, order.id, &accrual, m.now).await?;
+        orders::defer_order_accrual(&mut m.session, m.tenant, order.id, &accrual, m.now)?;
         order.accrual = Some(accrual);
     }
     // The lines go in once they carry their points: one statement instead of one per line.
-    orders::insert_order_lines(&mut m.session, m.tenant, order.id, &lines).await?;
-    orders::insert_order_payments(&mut m.session, m.tenant, order.id, &payments).await?;
+    orders::defer_order_lines(&mut m.session, m.tenant, order.id, &lines)?;
+    orders::defer_order_payments(&mut m.session, m.tenant, order.id, &payments);
     let summary = json!({
         "external_id": order.external_id, "channel_id": order.channel_id, "member_id": order.member_id,
         "total_fen": order.total_fen, "points": order.points_earned,
     });
     m.audit("order.created", "order", order.id, summary).await?;
     Ok((true, assemble_view(order, lines, payments, Vec::new())))
+}
+
+/// The answer when a concurrent twin (same channel and external id) committed first; PostgreSQL
+/// waited for it.
+async fn posted_twin(m: &mut Mutation, order: &StoredOrder) -> ApiResult<(bool, OrderView)> {
+    let existing = orders::order_by_external_id(
+        &mut m.session,
+        m.tenant,
+        order.channel_id,
+        &order.external_id,
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::with_detail(
+            ErrorCode::Conflict,
+            "the same order is being posted concurrently; retry",
+        )
+    })?;
+    Ok((false, order_view(&mut m.session, m.tenant, existing).await?))
 }

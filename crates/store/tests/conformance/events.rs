@@ -36,7 +36,7 @@ fn event(member: Uuid, kind: &str, subject: &str, day: Date, seq: i64) -> Member
     }
 }
 
-fn member(seq: i64, birthday: Option<Date>, status: &str) -> StoredMember {
+pub(crate) fn member(seq: i64, birthday: Option<Date>, status: &str) -> StoredMember {
     let now = utc_now();
     StoredMember {
         id: Uuid::now_v7(),

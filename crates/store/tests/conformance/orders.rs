@@ -21,7 +21,12 @@ on_both!(
     earning_rules_round_trip
 );
 
-fn order(channel: Uuid, format: Uuid, external_id: &str, member: Option<Uuid>) -> StoredOrder {
+pub(crate) fn order(
+    channel: Uuid,
+    format: Uuid,
+    external_id: &str,
+    member: Option<Uuid>,
+) -> StoredOrder {
     let now = utc_now();
     StoredOrder {
         id: Uuid::now_v7(),
@@ -46,7 +51,7 @@ fn order(channel: Uuid, format: Uuid, external_id: &str, member: Option<Uuid>) -
     }
 }
 
-fn line(line_no: i64, quantity: i64, amount_fen: i64) -> StoredLine {
+pub(crate) fn line(line_no: i64, quantity: i64, amount_fen: i64) -> StoredLine {
     StoredLine {
         line_no,
         sku: format!("SKU-{line_no}"),
