@@ -9,8 +9,10 @@
 //! - channel, store, format, earning rules, points policy, tier ladder, time zone, referral
 //!   reward: configuration (see [`crate::config_cache`] for its staleness bound); an order racing
 //!   a configuration change is evaluated as if it came just before the change.
-//! - the existing-order check: only a shortcut; the insert is guarded by the (channel, external
-//!   id) key, and a twin that committed since is found and answered in the transaction.
+//! - no existing-order check for a member that resolves: the insert is guarded by the (channel,
+//!   external id) key, and a retry or a twin is found and answered in the transaction. When the
+//!   member no longer resolves (an expired member code on a retry), an order already posted is
+//!   looked up and answered before the error would be.
 //! - the member (past merges, active): re-checked in the transaction by the guarded statement
 //!   that locks the member's balance row ([`huiyuan_store::ledger::lock_active_balance`]); a
 //!   member merged or deactivated since makes the order answer 409 and the retry resolves anew.
@@ -106,18 +108,28 @@ pub async fn prepare(
     let config = app.config.tenant(&app.store, tenant).await?;
     let format_code = format_code(app, &config, tenant, origin.format_id).await?;
     let mut session = app.store.read().await?;
-    if let Some(existing) = orders::order_by_external_id(
-        &mut session,
-        tenant,
-        origin.channel_id.0,
-        &parsed.external_id,
-    )
-    .await?
+    let member = match order_member(&mut session, &app.vault, caller, &parsed.input, utc_now()).await
     {
-        let view = order_view(&mut session, tenant, existing).await?;
-        return Ok(Prepared::Existing(Box::new(view)));
-    }
-    let member = order_member(&mut session, &app.vault, caller, &parsed.input, utc_now()).await?;
+        Ok(member) => member,
+        // A retry of a posted order gets the order even when its member no longer resolves the
+        // way it did (an expired member code, a member erased since).
+        Err(error) => {
+            return match orders::order_by_external_id(
+                &mut session,
+                tenant,
+                origin.channel_id.0,
+                &parsed.external_id,
+            )
+            .await?
+            {
+                Some(existing) => {
+                    let view = order_view(&mut session, tenant, existing).await?;
+                    Ok(Prepared::Existing(Box::new(view)))
+                }
+                None => Err(error),
+            };
+        }
+    };
     let tier = match &member {
         Some(row) => {
             member_tier(
