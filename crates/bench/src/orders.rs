@@ -74,6 +74,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         raw.percentile_ms(0.99)
     );
 
+    // What the same clients get from an endpoint that touches no database: the ceiling of the
+    // ratio for any API call on this machine, since client and server share its cores.
+    let floor = http_floor(&client, &server.address.to_string(), options.clients, duration).await?;
+    println!(
+        "HTTP floor (GET /healthz, no database): {:.0} requests/s (p50 {:.2} ms, p99 {:.2} ms); ceiling of any ratio: {:.2}",
+        floor.rate(),
+        floor.percentile_ms(0.5),
+        floor.percentile_ms(0.99),
+        floor.rate() / raw.rate()
+    );
+
     let shop = Arc::new(shop);
     let saturated = orders_phase(&client, &shop, options.clients, duration, None).await?;
     println!(
@@ -155,6 +166,45 @@ async fn raw_rate(store: &Store, clients: usize, duration: Duration) -> anyhow::
     let mut session = store.write().await?;
     on_backend!(session, c => sqlx::query("DROP TABLE bench_raw").execute(&mut *c).await.map(|_| ()))?;
     session.commit().await?;
+    Ok(Phase {
+        completed: latencies_us.len() as u64,
+        failures: 0,
+        elapsed,
+        latencies_us,
+    })
+}
+
+/// `GET /healthz` (answered without the database) from `clients` tasks for `duration`.
+async fn http_floor(
+    client: &reqwest::Client,
+    address: &str,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Phase> {
+    let url = format!("http://{address}/healthz");
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let response = client.get(&url).send().await?;
+                ensure!(response.status().is_success(), "GET /healthz: {}", response.status());
+                response.bytes().await?;
+                latencies.push(sent.elapsed().as_micros() as u64);
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    for task in tasks {
+        latencies_us.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
     Ok(Phase {
         completed: latencies_us.len() as u64,
         failures: 0,
