@@ -698,34 +698,22 @@ pub async fn duplicate_candidates_by_name_and_birthday(
         if room <= 0 {
             break;
         }
-        let wanted: std::collections::HashSet<(&str, Date)> = chunk
-            .iter()
-            .map(|(name, birthday)| (name.as_str(), *birthday))
-            .collect();
-        // Name IN (…) AND birthday IN (…) is portable and uses the name index; the cross pairs
-        // it also admits are dropped below.
+        // One probe of the (tenant, name, birthday) index per pair, and a member row is read
+        // only when both match. Common names (王伟) are shared by many members: looking them up
+        // by name alone and comparing the birthday on the row read them all, and separate name
+        // and birthday lists make SQLite probe every name with every birthday. Written as a row
+        // value IN a VALUES list, not a join with one: SQLite would scan the tenant's members
+        // and look each up in the list.
         let rows: Vec<DuplicateCandidate> = on_backend!(s, c => {
             let mut query = QueryBuilder::new(CANDIDATE_SELECT);
-            query.push_bind(tenant.0).push(" AND status = 'active' AND name_index IN (");
-            let mut names = query.separated(", ");
-            for (name, _) in chunk {
-                names.push_bind(name.clone());
-            }
-            query.push(") AND birthday IN (");
-            let mut birthdays = query.separated(", ");
-            for (_, birthday) in chunk {
-                birthdays.push_bind(*birthday);
-            }
+            query.push_bind(tenant.0).push(" AND status = 'active' AND (name_index, birthday) IN (");
+            query.push_values(chunk, |mut row, (name, birthday)| {
+                row.push_bind(name.clone()).push_bind(*birthday);
+            });
             query.push(") LIMIT ").push_bind(room);
             query.build_query_as().fetch_all(&mut *c).await
         })?;
-        found.extend(
-            rows.into_iter()
-                .filter(|row| match (&row.name_index, row.birthday) {
-                    (Some(name), Some(birthday)) => wanted.contains(&(name.as_str(), birthday)),
-                    _ => false,
-                }),
-        );
+        found.extend(rows);
     }
     found.sort_by_key(|row| row.id);
     Ok(found)
