@@ -76,7 +76,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
     // What the same clients get from an endpoint that touches no database: the ceiling of the
     // ratio for any API call on this machine, since client and server share its cores.
-    let floor = http_floor(&client, &server.address.to_string(), options.clients, duration).await?;
+    let floor = http_floor(
+        &client,
+        &server.address.to_string(),
+        options.clients,
+        duration,
+    )
+    .await?;
     println!(
         "HTTP floor (GET /healthz, no database): {:.0} requests/s (p50 {:.2} ms, p99 {:.2} ms); ceiling of any ratio: {:.2}",
         floor.rate(),
@@ -192,7 +198,11 @@ async fn http_floor(
             while Instant::now() < deadline {
                 let sent = Instant::now();
                 let response = client.get(&url).send().await?;
-                ensure!(response.status().is_success(), "GET /healthz: {}", response.status());
+                ensure!(
+                    response.status().is_success(),
+                    "GET /healthz: {}",
+                    response.status()
+                );
                 response.bytes().await?;
                 latencies.push(sent.elapsed().as_micros() as u64);
             }

@@ -44,6 +44,7 @@ pub mod tenancy;
 pub mod tiers;
 pub mod vault;
 pub mod workers;
+pub mod writer_lane;
 
 use config::Settings;
 use huiyuan_store::Store;

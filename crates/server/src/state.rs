@@ -6,6 +6,7 @@ use crate::identity::policy::IdentityPolicy;
 use crate::limiter::LoginLimiter;
 use crate::telemetry::Metrics;
 use crate::vault::Vault;
+use crate::writer_lane::WriterLane;
 use huiyuan_domain::ids::ApiKeyId;
 use huiyuan_store::Store;
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub identity: Arc<IdentityPolicy>,
     /// Tenant configuration the order path reads (rules, zone, policy, ladder, org look-ups).
     pub config: Arc<ConfigCache>,
+    /// Where the order path's SQLite write transactions run (see [`WriterLane`]).
+    pub writer_lane: WriterLane,
     key_touches: Arc<Mutex<HashMap<ApiKeyId, Instant>>>,
 }
 
@@ -45,8 +48,10 @@ impl AppState {
             settings.login_max_failures,
             Duration::from_secs(settings.login_window_secs),
         );
+        let writer_lane = WriterLane::new(store.backend_name() == "sqlite");
         Self {
             store,
+            writer_lane,
             settings: Arc::new(settings),
             metrics: Metrics::new(),
             login_limiter: Arc::new(login_limiter),

@@ -108,28 +108,28 @@ pub async fn prepare(
     let config = app.config.tenant(&app.store, tenant).await?;
     let format_code = format_code(app, &config, tenant, origin.format_id).await?;
     let mut session = app.store.read().await?;
-    let member = match order_member(&mut session, &app.vault, caller, &parsed.input, utc_now()).await
-    {
-        Ok(member) => member,
-        // A retry of a posted order gets the order even when its member no longer resolves the
-        // way it did (an expired member code, a member erased since).
-        Err(error) => {
-            return match orders::order_by_external_id(
-                &mut session,
-                tenant,
-                origin.channel_id.0,
-                &parsed.external_id,
-            )
-            .await?
-            {
-                Some(existing) => {
-                    let view = order_view(&mut session, tenant, existing).await?;
-                    Ok(Prepared::Existing(Box::new(view)))
-                }
-                None => Err(error),
-            };
-        }
-    };
+    let member =
+        match order_member(&mut session, &app.vault, caller, &parsed.input, utc_now()).await {
+            Ok(member) => member,
+            // A retry of a posted order gets the order even when its member no longer resolves the
+            // way it did (the member code it carries has expired since).
+            Err(error) => {
+                return match orders::order_by_external_id(
+                    &mut session,
+                    tenant,
+                    origin.channel_id.0,
+                    &parsed.external_id,
+                )
+                .await?
+                {
+                    Some(existing) => {
+                        let view = order_view(&mut session, tenant, existing).await?;
+                        Ok(Prepared::Existing(Box::new(view)))
+                    }
+                    None => Err(error),
+                };
+            }
+        };
     let tier = match &member {
         Some(row) => {
             member_tier(

@@ -50,25 +50,31 @@ async fn create_order(
     // Look-ups before the write transaction; a failure is answered from inside it, after the
     // Idempotency-Key check, so a retry of a completed request still replays its answer.
     let prepared = prepare(&app, &caller, parsed).await;
-    app.mutate_answering(
-        &caller,
-        &meta,
-        |_| {},
-        move |m| {
-            Box::pin(async move {
-                let (created, view) = ingest(m, prepared?).await?;
-                Ok((
-                    if created {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::OK
-                    },
-                    view,
-                ))
-            })
-        },
-    )
+    let lane = app.writer_lane.clone();
+    lane.run(async move {
+        app.mutate_answering(
+            &caller,
+            &meta,
+            |_| {},
+            move |m| {
+                Box::pin(async move {
+                    let (created, view) = ingest(m, prepared?).await?;
+                    Ok((created_or_ok(created), view))
+                })
+            },
+        )
+        .await
+    })
     .await
+}
+
+/// 201 for a record this request created, 200 for the one a retry finds.
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// Dry run: what the order would earn and, for every earning rule, why it fired or not (unmet
@@ -134,14 +140,7 @@ async fn create_refund(
         move |m| {
             Box::pin(async move {
                 let (created, view) = refund(m, &refunder, id, body).await?;
-                Ok((
-                    if created {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::OK
-                    },
-                    view,
-                ))
+                Ok((created_or_ok(created), view))
             })
         },
     )

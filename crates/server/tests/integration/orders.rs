@@ -254,11 +254,48 @@ async fn a_retry_of_the_same_order_answers_it_and_earns_once(app: &TestApp) {
     let other = fixtures::channel(app, &shop.admin, Some(&shop.format), "mini").await;
     let other_key = fixtures::api_key(app, &shop.admin, &other, None).await;
     let second = app
-        .post("orders", other_key["key"].as_str().unwrap(), body)
+        .post("orders", other_key["key"].as_str().unwrap(), body.clone())
         .await
         .ok(201);
     assert_ne!(id(&second), id(&first));
     assert_eq!(available(app, &shop.admin, &m).await, (1888, 0));
+    // A till that posted with the member's code retries after the code expired: the order,
+    // not a refusal of the code; a new order with that code is refused.
+    let member_id: uuid::Uuid = id(&m).parse().unwrap();
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let code = |expires: i64| {
+        let expires = u32::try_from(expires).unwrap();
+        let signed = app
+            .state
+            .vault
+            .sign_member_code(app.default_tenant.id, member_id, expires);
+        json!({ "member_code": signed })
+    };
+    let at = last_saturday(11, 0);
+    let coded = app
+        .post("orders", &shop.key, order("C-1", &shop, at, code(now + 60)))
+        .await
+        .ok(201);
+    let retried = app
+        .post("orders", &shop.key, order("C-1", &shop, at, code(now - 1)))
+        .await
+        .ok(200);
+    assert_eq!(id(&retried), id(&coded));
+    let refused = app
+        .post("orders", &shop.key, order("C-2", &shop, at, code(now - 1)))
+        .await
+        .problem(422, "validation_failed");
+    assert_eq!(refused["errors"][0]["field"], "member_code");
+    // A retry after its member was erased: still the order.
+    app.post(
+        &format!("members/{}/erase", id(&m)),
+        &shop.admin,
+        json!({ "reason": "member_request" }),
+    )
+    .await
+    .ok(200);
+    let after_erasure = app.post("orders", &shop.key, body).await.ok(200);
+    assert_eq!(id(&after_erasure), id(&first));
     assert_verifies(app).await;
 }
 
