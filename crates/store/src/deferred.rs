@@ -9,10 +9,10 @@
 //! transaction, only later.
 //!
 //! One round trip: SQLite runs `;`-separated statements in one call; PostgreSQL runs
-//! data-modifying statements as the parts of one `WITH` statement. Two parts of one statement
-//! must not change the same row (PostgreSQL gives each part the statement's snapshot), so a
-//! deferred write never touches a row that another write in the same queue touches; callers
-//! defer only inserts of new rows and at most one update per row between flushes.
+//! data-modifying statements as the parts of one `WITH` statement. The parts of one PostgreSQL
+//! statement share its snapshot — an update would not see a row an earlier part inserted, and of
+//! two updates of one row only one would count — so an update or delete of a table the statement
+//! already writes starts the next statement (two round trips then, still in order).
 
 use sqlx::postgres::PgArguments;
 use sqlx::sqlite::SqliteArguments;
@@ -146,23 +146,29 @@ impl Deferred {
         text
     }
 
-    /// One PostgreSQL statement: a single queued write as it is, several as the parts of one
-    /// `WITH` (each part runs exactly once, whether or not anything reads it).
-    fn postgres_text(&self) -> String {
-        if let [(sql, _)] = self.statements.as_slice() {
-            return sql.clone();
-        }
-        let mut text = String::from("WITH ");
-        let mut offset = 0;
-        for (i, (sql, count)) in self.statements.iter().enumerate() {
-            if i > 0 {
-                text.push_str(",\n");
+    /// The PostgreSQL statements for the queue, each with how many values it binds: a single
+    /// queued write as it is, several as the parts of one `WITH` (each part runs exactly once,
+    /// whether or not anything reads it). The parts of one statement share its snapshot, so an
+    /// update or delete of a table an earlier part wrote would not see that write (and two updates
+    /// of one row keep only one): such a write starts the next statement instead.
+    fn postgres_texts(&self) -> Vec<(String, usize)> {
+        let mut groups: Vec<Vec<&(String, usize)>> = Vec::new();
+        let mut written: Vec<&str> = Vec::new();
+        for statement in &self.statements {
+            let (rewrites, table) = target(&statement.0);
+            if groups.is_empty() || (rewrites && written.contains(&table)) {
+                groups.push(Vec::new());
+                written.clear();
             }
-            text.push_str(&format!("w{i} AS ({})", renumber(sql, offset)));
-            offset += count;
+            written.push(table);
+            if let Some(group) = groups.last_mut() {
+                group.push(statement);
+            }
         }
-        text.push_str("\nSELECT 1");
-        text
+        groups
+            .into_iter()
+            .map(|group| with_statement(&group))
+            .collect()
     }
 
     /// Sends the queue on a SQLite connection and empties it.
@@ -175,14 +181,16 @@ impl Deferred {
             .map(|_| ())
     }
 
-    /// Sends the queue on a PostgreSQL connection and empties it.
+    /// Sends the queue on a PostgreSQL connection (one statement unless a row would be written
+    /// twice, see [`Deferred::postgres_texts`]) and empties it.
     pub(crate) async fn flush_postgres(&mut self, c: &mut PgConnection) -> sqlx::Result<()> {
-        let text = self.postgres_text();
-        let values = self.take();
-        postgres_query(text, values)
-            .execute(&mut *c)
-            .await
-            .map(|_| ())
+        let texts = self.postgres_texts();
+        let mut values = self.take().into_iter();
+        for (text, count) in texts {
+            let bound: Vec<Value> = values.by_ref().take(count).collect();
+            postgres_query(text, bound).execute(&mut *c).await?;
+        }
+        Ok(())
     }
 
     fn take(&mut self) -> Vec<Value> {
@@ -207,6 +215,36 @@ macro_rules! bind_values {
         }
         query
     }};
+}
+
+/// Whether `sql` changes rows that may already exist (UPDATE, DELETE), and the table it writes.
+fn target(sql: &str) -> (bool, &str) {
+    let mut words = sql.split_whitespace();
+    let verb = words.next().unwrap_or_default();
+    let table = match verb.to_ascii_uppercase().as_str() {
+        "INSERT" | "DELETE" => words.nth(1),
+        _ => words.next(),
+    };
+    let table = table.unwrap_or_default();
+    (!verb.eq_ignore_ascii_case("INSERT"), table)
+}
+
+/// One PostgreSQL statement for `group`, its placeholders numbered through, and its value count.
+fn with_statement(group: &[&(String, usize)]) -> (String, usize) {
+    if let [(sql, count)] = group {
+        return (sql.clone(), *count);
+    }
+    let mut text = String::from("WITH ");
+    let mut offset = 0;
+    for (i, (sql, count)) in group.iter().enumerate() {
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&format!("w{i} AS ({})", renumber(sql, offset)));
+        offset += count;
+    }
+    text.push_str("\nSELECT 1");
+    (text, offset)
 }
 
 /// `text` with `values` bound to its placeholders in order, for SQLite.
@@ -303,9 +341,13 @@ mod tests {
             "INSERT INTO a (x, y) VALUES ($1, $2);\nUPDATE b SET z = z + $3 WHERE id = $4;\n"
         );
         assert_eq!(
-            queue.postgres_text(),
-            "WITH w0 AS (INSERT INTO a (x, y) VALUES ($1, $2)),\n\
-             w1 AS (UPDATE b SET z = z + $3 WHERE id = $4)\nSELECT 1"
+            queue.postgres_texts(),
+            vec![(
+                "WITH w0 AS (INSERT INTO a (x, y) VALUES ($1, $2)),\n\
+                 w1 AS (UPDATE b SET z = z + $3 WHERE id = $4)\nSELECT 1"
+                    .to_owned(),
+                4
+            )]
         );
     }
 
@@ -313,7 +355,45 @@ mod tests {
     fn one_write_goes_as_it_is() {
         let mut queue = Deferred::default();
         queue.push("DELETE FROM a WHERE id = $1", vec![1_i64.into()]);
-        assert_eq!(queue.postgres_text(), "DELETE FROM a WHERE id = $1");
+        assert_eq!(
+            queue.postgres_texts(),
+            vec![("DELETE FROM a WHERE id = $1".to_owned(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_second_write_to_a_table_it_updates_starts_another_postgres_statement() {
+        let mut queue = Deferred::default();
+        queue.push(
+            "UPDATE b SET z = z + $1 WHERE id = $2",
+            vec![1_i64.into(), 2_i64.into()],
+        );
+        queue.push("INSERT INTO a (x) VALUES ($1)", vec![3_i64.into()]);
+        // Would not see the row inserted by the part before: a new statement.
+        queue.push("DELETE FROM a WHERE x = $1", vec![4_i64.into()]);
+        // b was written by the statement before this one, not by this one: same statement.
+        queue.push(
+            "update b SET z = z + $1 WHERE id = $2",
+            vec![5_i64.into(), 6_i64.into()],
+        );
+        // The same row twice in one statement would keep one update: a new statement.
+        queue.push(
+            "UPDATE b SET z = z + $1 WHERE id = $2",
+            vec![7_i64.into(), 8_i64.into()],
+        );
+        let texts = queue.postgres_texts();
+        assert_eq!(
+            texts.iter().map(|(_, count)| *count).collect::<Vec<_>>(),
+            vec![3, 3, 2],
+            "{texts:?}"
+        );
+        assert!(texts[1].0.contains("w0 AS (DELETE FROM a WHERE x = $1)"));
+        assert!(
+            texts[1]
+                .0
+                .contains("w1 AS (update b SET z = z + $2 WHERE id = $3)")
+        );
+        assert_eq!(texts[2].0, "UPDATE b SET z = z + $1 WHERE id = $2");
     }
 
     #[test]

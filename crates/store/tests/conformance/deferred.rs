@@ -59,7 +59,7 @@ async fn queued_writes_are_seen_by_the_next_statement(db: TestDb) {
             .unwrap(),
         Some(0)
     );
-    // Three writes queued: two audit entries and an increment of one row.
+    // Writes queued: two audit entries and increments of one row.
     audit::defer_append(&mut s, tenant, &entry("a.one"));
     audit::defer_append(&mut s, tenant, &entry("a.two"));
     let change = BalanceChange {
@@ -68,10 +68,13 @@ async fn queued_writes_are_seen_by_the_next_statement(db: TestDb) {
         ..BalanceChange::default()
     };
     ledger::defer_add_to_balance(&mut s, tenant, id, change, now);
+    // The same row again before any statement: both increments count (PostgreSQL runs the
+    // second in a statement of its own).
+    ledger::defer_add_to_balance(&mut s, tenant, id, change, now);
     // The next statement in the same transaction sees them.
     assert_eq!(
         ledger::balance(&mut s, tenant, id).await.unwrap().available,
-        70
+        140
     );
     let listed = audit::list(
         &mut s,
