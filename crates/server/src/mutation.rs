@@ -103,7 +103,7 @@ impl AppState {
     ) -> ApiResult<Response>
     where
         T: Serialize + Send + 'static,
-        F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, T>,
+        F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, T> + Send + 'static,
     {
         self.mutate_redacted(caller, meta, status, |_| {}, work)
             .await
@@ -121,7 +121,7 @@ impl AppState {
     ) -> ApiResult<Response>
     where
         T: Serialize + Send + 'static,
-        F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, T>,
+        F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, T> + Send + 'static,
     {
         self.mutate_answering(caller, meta, redact, move |m| {
             let done = work(m);
@@ -131,8 +131,27 @@ impl AppState {
     }
 
     /// As [`AppState::mutate`], for changes whose status depends on what they found (registration
-    /// answers 201 for a new member, 200 for an existing one).
+    /// answers 201 for a new member, 200 for an existing one). The transaction runs on the
+    /// [`crate::writer_lane::WriterLane`].
     pub async fn mutate_answering<T, F>(
+        &self,
+        caller: &Principal,
+        meta: &WriteMeta,
+        redact: fn(&mut serde_json::Value),
+        work: F,
+    ) -> ApiResult<Response>
+    where
+        T: Serialize + Send + 'static,
+        F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, (StatusCode, T)> + Send + 'static,
+    {
+        let (app, caller, meta) = (self.clone(), caller.clone(), meta.clone());
+        self.writer_lane
+            .run(async move { app.transact(&caller, &meta, redact, work).await })
+            .await
+    }
+
+    /// [`AppState::mutate_answering`] where it is called.
+    async fn transact<T, F>(
         &self,
         caller: &Principal,
         meta: &WriteMeta,

@@ -31,7 +31,7 @@ pub struct AppState {
     pub identity: Arc<IdentityPolicy>,
     /// Tenant configuration the order path reads (rules, zone, policy, ladder, org look-ups).
     pub config: Arc<ConfigCache>,
-    /// Where the order path's SQLite write transactions run (see [`WriterLane`]).
+    /// Where SQLite write transactions run (see [`WriterLane`]).
     pub writer_lane: WriterLane,
     key_touches: Arc<Mutex<HashMap<ApiKeyId, Instant>>>,
 }

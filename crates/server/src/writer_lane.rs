@@ -1,4 +1,4 @@
-//! A thread of its own for SQLite write transactions on the hottest path.
+//! A thread of its own for SQLite write transactions (every [`crate::mutation`] runs there).
 //!
 //! SQLite has one writer connection, and a transaction holds it from `BEGIN` to `COMMIT`. Each
 //! statement is a hand-off to sqlx's worker thread and back; on the shared runtime the task that

@@ -50,21 +50,17 @@ async fn create_order(
     // Look-ups before the write transaction; a failure is answered from inside it, after the
     // Idempotency-Key check, so a retry of a completed request still replays its answer.
     let prepared = prepare(&app, &caller, parsed).await;
-    let lane = app.writer_lane.clone();
-    lane.run(async move {
-        app.mutate_answering(
-            &caller,
-            &meta,
-            |_| {},
-            move |m| {
-                Box::pin(async move {
-                    let (created, view) = ingest(m, prepared?).await?;
-                    Ok((created_or_ok(created), view))
-                })
-            },
-        )
-        .await
-    })
+    app.mutate_answering(
+        &caller,
+        &meta,
+        |_| {},
+        move |m| {
+            Box::pin(async move {
+                let (created, view) = ingest(m, prepared?).await?;
+                Ok((created_or_ok(created), view))
+            })
+        },
+    )
     .await
 }
 
