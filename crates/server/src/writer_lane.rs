@@ -14,6 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 /// Where write transactions run; cheap to clone. The thread ends when the last clone goes.
 #[derive(Clone)]
@@ -65,7 +66,11 @@ impl WriterLane {
         F: Future<Output = ApiResult<Response>> + Send + 'static,
     {
         match &self.handle {
-            Some(handle) => handle.spawn(work).await.map_err(ApiError::internal)?,
+            // In the caller's span, so what the transaction logs keeps the request's fields.
+            Some(handle) => handle
+                .spawn(work.in_current_span())
+                .await
+                .map_err(ApiError::internal)?,
             None => work.await,
         }
     }
