@@ -142,42 +142,25 @@ async fn raw_rate(store: &Store, clients: usize, duration: Duration) -> anyhow::
         .execute(&mut *c).await.map(|_| ()))?;
     session.commit().await?;
     let next_id = Arc::new(AtomicU64::new(1));
-    let deadline = Instant::now() + duration;
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(clients);
-    for worker in 0..clients {
-        let (store, next_id) = (store.clone(), next_id.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let id = next_id.fetch_add(1, Ordering::Relaxed) as i64;
-                let mut session = store.write().await?;
-                on_backend!(session, c => sqlx::query(
-                    "INSERT INTO bench_raw (id, worker, payload) VALUES ($1, $2, $3)")
-                    .bind(id).bind(worker as i64).bind("order-sized payload of a few dozen bytes")
-                    .execute(&mut *c).await.map(|_| ()))?;
-                session.commit().await?;
-                latencies.push(sent.elapsed().as_micros() as u64);
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut latencies_us = Vec::new();
-    for task in tasks {
-        latencies_us.extend(task.await??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies_us.sort_unstable();
+    let (pool, ids) = (store.clone(), next_id.clone());
+    let phase = closed_loop(clients, duration, move |worker| {
+        let (store, next_id) = (pool.clone(), ids.clone());
+        async move {
+            let id = next_id.fetch_add(1, Ordering::Relaxed) as i64;
+            let mut session = store.write().await?;
+            on_backend!(session, c => sqlx::query(
+                "INSERT INTO bench_raw (id, worker, payload) VALUES ($1, $2, $3)")
+                .bind(id).bind(worker as i64).bind("order-sized payload of a few dozen bytes")
+                .execute(&mut *c).await.map(|_| ()))?;
+            session.commit().await?;
+            Ok(())
+        }
+    })
+    .await?;
     let mut session = store.write().await?;
     on_backend!(session, c => sqlx::query("DROP TABLE bench_raw").execute(&mut *c).await.map(|_| ()))?;
     session.commit().await?;
-    Ok(Phase {
-        completed: latencies_us.len() as u64,
-        failures: 0,
-        elapsed,
-        latencies_us,
-    })
+    Ok(phase)
 }
 
 /// `GET /healthz` (answered without the database) from `clients` tasks for `duration`.
@@ -188,22 +171,44 @@ async fn http_floor(
     duration: Duration,
 ) -> anyhow::Result<Phase> {
     let url = format!("http://{address}/healthz");
+    let client = client.clone();
+    closed_loop(clients, duration, move |_| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let response = client.get(&url).send().await?;
+            ensure!(
+                response.status().is_success(),
+                "GET /healthz: {}",
+                response.status()
+            );
+            response.bytes().await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// `clients` tasks, each repeating `request(worker)` as soon as the last one answered, for
+/// `duration`; any error ends the phase with that error.
+async fn closed_loop<F, Fut>(
+    clients: usize,
+    duration: Duration,
+    request: F,
+) -> anyhow::Result<Phase>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        let (client, url) = (client.clone(), url.clone());
+    for worker in 0..clients {
+        let request = request.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let response = client.get(&url).send().await?;
-                ensure!(
-                    response.status().is_success(),
-                    "GET /healthz: {}",
-                    response.status()
-                );
-                response.bytes().await?;
+                request(worker).await?;
                 latencies.push(sent.elapsed().as_micros() as u64);
             }
             anyhow::Ok(latencies)
