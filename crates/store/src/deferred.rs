@@ -199,6 +199,27 @@ impl Deferred {
     }
 }
 
+/// Runs `text` with `values` bound in order, after the session's queued writes, and answers the
+/// rows it changed.
+pub(crate) async fn execute_now(
+    s: &mut crate::Session,
+    text: &str,
+    values: Vec<Value>,
+) -> crate::StoreResult<u64> {
+    s.flush_deferred().await?;
+    let changed = match s.backend() {
+        crate::backend::Backend::Sqlite(c) => sqlite_query(text.to_owned(), values)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+        crate::backend::Backend::Postgres(c) => postgres_query(text.to_owned(), values)
+            .execute(&mut *c)
+            .await?
+            .rows_affected(),
+    };
+    Ok(changed)
+}
+
 /// Binds `values` in order to a query of either database (the same arms serve both types).
 macro_rules! bind_values {
     ($text:expr, $values:expr) => {{

@@ -229,6 +229,18 @@ pub fn defer_add_to_balance(
     );
 }
 
+/// [`lock_active_balance`]'s statement without its `RETURNING` ($1 tenant, $2 member, $3 now): a
+/// literal, so callers extend it with `concat!` (see [`crate::order_intake`]).
+macro_rules! lock_active_balance_sql {
+    () => {
+        "INSERT INTO points_balances (tenant_id, member_id, available, pending, tier_points, lifetime_earned, \
+         updated_at) SELECT $1, $2, 0, 0, 0, 0, $3 WHERE EXISTS \
+         (SELECT 1 FROM members WHERE tenant_id = $1 AND id = $2 AND status = 'active') \
+         ON CONFLICT (tenant_id, member_id) DO UPDATE SET updated_at = excluded.updated_at"
+    };
+}
+pub(crate) use lock_active_balance_sql;
+
 /// Takes the member's balance row for this transaction (created at zero when missing; on
 /// PostgreSQL the row stays locked until commit), but only while the member is active. Answers
 /// the available balance, or `None` when the member is not (or no longer) active — one statement
@@ -241,10 +253,7 @@ pub async fn lock_active_balance(
     now: OffsetDateTime,
 ) -> StoreResult<Option<i64>> {
     let available: Option<i64> = on_backend!(s, c => sqlx::query_scalar(
-        "INSERT INTO points_balances (tenant_id, member_id, available, pending, tier_points, lifetime_earned, updated_at) \
-         SELECT $1, $2, 0, 0, 0, 0, $3 WHERE EXISTS \
-         (SELECT 1 FROM members WHERE tenant_id = $1 AND id = $2 AND status = 'active') \
-         ON CONFLICT (tenant_id, member_id) DO UPDATE SET updated_at = excluded.updated_at RETURNING available")
+        concat!(lock_active_balance_sql!(), " RETURNING available"))
         .bind(tenant.0).bind(member).bind(Ts(now)).fetch_optional(&mut *c).await)?;
     Ok(available)
 }

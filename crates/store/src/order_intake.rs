@@ -4,26 +4,26 @@
 //! and [`crate::ledger::lock_active_balance`] do apart.
 
 use crate::backend::{Backend, Session};
-use crate::deferred::{Value, postgres_query, renumber, sqlite_query};
+use crate::deferred::{postgres_query, renumber, sqlite_query};
 use crate::error::StoreResult;
-use crate::orders::StoredOrder;
+use crate::ledger::lock_active_balance_sql;
+use crate::orders::{StoredOrder, insert_order_sql, order_values};
 use huiyuan_domain::ids::TenantId;
 use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-const INSERT_ORDER: &str = "INSERT INTO orders (tenant_id, id, member_id, channel_id, external_id, store_id, format_id, \
-     guide_id, occurred_at, total_fen, paid_by_points_fen, paid_by_coupons_fen, refunded_fen, status, points_earned, \
-     points_reversed, accrual, claimed_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-     ON CONFLICT DO NOTHING RETURNING 'order' AS what, 0 AS available";
+/// The order's insert, answering a tagged row when it went in.
+const INSERT_ORDER: &str = concat!(
+    insert_order_sql!(),
+    " RETURNING 'order' AS what, 0 AS available"
+);
 
-/// The balance row taken while the member is active ($1 tenant, $2 member, $3 now).
-const LOCK_BALANCE: &str = "INSERT INTO points_balances (tenant_id, member_id, available, pending, tier_points, \
-     lifetime_earned, updated_at) SELECT $1, $2, 0, 0, 0, 0, $3 WHERE EXISTS \
-     (SELECT 1 FROM members WHERE tenant_id = $1 AND id = $2 AND status = 'active') \
-     ON CONFLICT (tenant_id, member_id) DO UPDATE SET updated_at = excluded.updated_at \
-     RETURNING 'balance' AS what, available";
+/// The balance row taken while the member is active, answering a tagged row with the balance.
+const LOCK_BALANCE: &str = concat!(
+    lock_active_balance_sql!(),
+    " RETURNING 'balance' AS what, available"
+);
 
 /// What [`insert_order_locking`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,34 +33,6 @@ pub enum Intake {
     /// The order is in, and the member's balance row is taken for this transaction; `None` when
     /// the member is no longer active (the caller rolls back).
     Inserted { available: Option<i64> },
-}
-
-fn order_values(tenant: TenantId, order: &StoredOrder) -> StoreResult<Vec<Value>> {
-    Ok(vec![
-        tenant.0.into(),
-        order.id.into(),
-        order.member_id.into(),
-        order.channel_id.into(),
-        order.external_id.as_str().into(),
-        order.store_id.into(),
-        order.format_id.into(),
-        order.guide_id.into(),
-        order.occurred_at.into(),
-        order.total_fen.into(),
-        order.paid_by_points_fen.into(),
-        order.paid_by_coupons_fen.into(),
-        order.refunded_fen.into(),
-        order.status.as_str().into(),
-        order.points_earned.into(),
-        order.points_reversed.into(),
-        match &order.accrual {
-            Some(accrual) => Value::json(accrual)?,
-            None => Value::Json(None),
-        },
-        order.claimed_at.into(),
-        order.created_at.into(),
-        order.updated_at.into(),
-    ])
 }
 
 /// Inserts `member`'s order (without lines or payments: the caller queues them once they carry

@@ -4,7 +4,7 @@
 //! what was bought.
 
 use crate::backend::Session;
-use crate::deferred::{Value, values_placeholders};
+use crate::deferred::{Value, execute_now, values_placeholders};
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::timestamp::Ts;
@@ -101,6 +101,19 @@ const LINE_FIELDS: &str = "line_no, sku, name, category_path, quantity, unit_pri
     refunded_quantity, refunded_fen, points_earned";
 const REFUND_FIELDS: &str = "id, order_id, external_refund_id, lines, amount_fen, points_reversed, unrecovered, explanation, created_at";
 
+/// The order's insert, guarded by its (channel, external id) key: a literal, so callers extend it
+/// with `concat!` (see [`crate::order_intake`]).
+macro_rules! insert_order_sql {
+    () => {
+        "INSERT INTO orders (tenant_id, id, member_id, channel_id, external_id, store_id, format_id, guide_id, \
+         occurred_at, total_fen, paid_by_points_fen, paid_by_coupons_fen, refunded_fen, status, points_earned, \
+         points_reversed, accrual, claimed_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         ON CONFLICT DO NOTHING"
+    };
+}
+pub(crate) use insert_order_sql;
+
 /// Inserts the order with its lines and payments; `false` when the channel already posted an
 /// order with this external id (nothing is written then).
 pub async fn insert_order(
@@ -110,24 +123,42 @@ pub async fn insert_order(
     lines: &[StoredLine],
     payments: &[StoredPayment],
 ) -> StoreResult<bool> {
-    let inserted = on_backend!(s, c => sqlx::query(
-        "INSERT INTO orders (tenant_id, id, member_id, channel_id, external_id, store_id, format_id, guide_id, occurred_at, \
-         total_fen, paid_by_points_fen, paid_by_coupons_fen, refunded_fen, status, points_earned, points_reversed, accrual, \
-         claimed_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-         ON CONFLICT DO NOTHING")
-        .bind(tenant.0).bind(order.id).bind(order.member_id).bind(order.channel_id).bind(&order.external_id)
-        .bind(order.store_id).bind(order.format_id).bind(order.guide_id).bind(Ts(order.occurred_at))
-        .bind(order.total_fen).bind(order.paid_by_points_fen).bind(order.paid_by_coupons_fen).bind(order.refunded_fen)
-        .bind(&order.status).bind(order.points_earned).bind(order.points_reversed).bind(order.accrual.as_ref().map(Json))
-        .bind(order.claimed_at.map(Ts)).bind(Ts(order.created_at)).bind(Ts(order.updated_at))
-        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    let inserted = execute_now(s, insert_order_sql!(), order_values(tenant, order)?).await?;
     if inserted != 1 {
         return Ok(false);
     }
     defer_order_lines(s, tenant, order.id, lines)?;
     defer_order_payments(s, tenant, order.id, payments);
     Ok(true)
+}
+
+/// The values of [`insert_order_sql`]'s placeholders, in order.
+pub(crate) fn order_values(tenant: TenantId, order: &StoredOrder) -> StoreResult<Vec<Value>> {
+    Ok(vec![
+        tenant.0.into(),
+        order.id.into(),
+        order.member_id.into(),
+        order.channel_id.into(),
+        order.external_id.as_str().into(),
+        order.store_id.into(),
+        order.format_id.into(),
+        order.guide_id.into(),
+        order.occurred_at.into(),
+        order.total_fen.into(),
+        order.paid_by_points_fen.into(),
+        order.paid_by_coupons_fen.into(),
+        order.refunded_fen.into(),
+        order.status.as_str().into(),
+        order.points_earned.into(),
+        order.points_reversed.into(),
+        match &order.accrual {
+            Some(accrual) => Value::json(accrual)?,
+            None => Value::Json(None),
+        },
+        order.claimed_at.into(),
+        order.created_at.into(),
+        order.updated_at.into(),
+    ])
 }
 
 /// Most rows in one multi-row insert: far below both databases' bind-parameter limits.

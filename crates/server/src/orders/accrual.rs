@@ -108,15 +108,16 @@ pub(super) async fn format_code(
         .map(|f| f.code.as_str().to_owned()))
 }
 
-/// The member's tier for earning, from the cached ladder and the member's tier state.
+/// The member's tier for earning, from the cached ladder and the member's tier state; none for
+/// an anonymous order.
 pub(super) async fn member_tier(
     session: &mut Session,
     tenant: TenantId,
     config: &TenantConfig,
-    member: Uuid,
+    member: Option<Uuid>,
     format_code: Option<&str>,
 ) -> ApiResult<TierEarning> {
-    let Some(ladder) = &config.ladder else {
+    let (Some(ladder), Some(member)) = (&config.ladder, member) else {
         return Ok((None, None));
     };
     let Some(state) = crate::tiers::current_state(session, tenant, ladder, member).await? else {

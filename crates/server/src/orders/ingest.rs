@@ -130,19 +130,14 @@ pub async fn prepare(
                 };
             }
         };
-    let tier = match &member {
-        Some(row) => {
-            member_tier(
-                &mut session,
-                tenant,
-                &config,
-                row.id,
-                format_code.as_deref(),
-            )
-            .await?
-        }
-        None => (None, None),
-    };
+    let tier = member_tier(
+        &mut session,
+        tenant,
+        &config,
+        member.as_ref().map(|row| row.id),
+        format_code.as_deref(),
+    )
+    .await?;
     drop(session);
     let input = &parsed.input;
     let order = StoredOrder {

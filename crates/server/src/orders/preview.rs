@@ -22,19 +22,14 @@ pub async fn preview(
     let format_code = format_code(app, &config, tenant, origin.format_id).await?;
     let mut session = app.store.read().await?;
     let member = order_member(&mut session, &app.vault, caller, &parsed.input, now).await?;
-    let tier = match &member {
-        Some(row) => {
-            member_tier(
-                &mut session,
-                tenant,
-                &config,
-                row.id,
-                format_code.as_deref(),
-            )
-            .await?
-        }
-        None => (None, None),
-    };
+    let tier = member_tier(
+        &mut session,
+        tenant,
+        &config,
+        member.as_ref().map(|row| row.id),
+        format_code.as_deref(),
+    )
+    .await?;
     let input = &parsed.input;
     let facts = OrderFacts {
         format_id: origin.format_id,
