@@ -40,14 +40,30 @@ impl Mutation {
         actor: Actor,
         request_id: Option<String>,
     ) -> ApiResult<Self> {
-        Ok(Self {
-            session: store.write().await?,
+        Ok(Self::in_session(
+            store.write().await?,
+            tenant,
+            actor,
+            request_id,
+        ))
+    }
+
+    /// A change in a write session opened elsewhere (a change of a group, see
+    /// [`crate::writer_lane`]).
+    pub fn in_session(
+        session: Session,
+        tenant: TenantId,
+        actor: Actor,
+        request_id: Option<String>,
+    ) -> Self {
+        Self {
+            session,
             tenant,
             actor,
             request_id,
             now: utc_now(),
             config_changed: false,
-        })
+        }
     }
 
     /// Marks this change as changing configuration the [`crate::config_cache`] holds (earning
@@ -145,30 +161,43 @@ impl AppState {
         F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, (StatusCode, T)> + Send + 'static,
     {
         let (app, caller, meta) = (self.clone(), caller.clone(), meta.clone());
-        self.writer_lane
-            .run(async move { app.transact(&caller, &meta, redact, work).await })
-            .await
+        let tenant = caller.tenant_id;
+        let (response, config_changed) =
+            self.writer_lane
+                .run(move |session| async move {
+                    app.transact(session, &caller, &meta, redact, work).await
+                })
+                .await?;
+        // After the commit, before answering: the next request on this node sees the change.
+        if config_changed {
+            self.config.invalidate(tenant);
+        }
+        Ok(response)
     }
 
-    /// [`AppState::mutate_answering`] where it is called.
+    /// [`AppState::mutate_answering`] where it is called: in `session`, or in a transaction of
+    /// its own. Answers the response and whether cached configuration changed.
     async fn transact<T, F>(
         &self,
+        session: Option<Session>,
         caller: &Principal,
         meta: &WriteMeta,
         redact: fn(&mut serde_json::Value),
         work: F,
-    ) -> ApiResult<Response>
+    ) -> ApiResult<(Response, bool)>
     where
         T: Serialize,
         F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, (StatusCode, T)>,
     {
-        let mut mutation = Mutation::begin(
-            &self.store,
+        let (tenant, actor, request_id) = (
             caller.tenant_id,
             caller.actor.clone(),
             meta.request_id.clone(),
-        )
-        .await?;
+        );
+        let mut mutation = match session {
+            Some(session) => Mutation::in_session(session, tenant, actor, request_id),
+            None => Mutation::begin(&self.store, tenant, actor, request_id).await?,
+        };
         let key = match (&meta.idempotency_key, caller.actor.actor_id()) {
             (Some(key), Some(actor)) => Some((key.as_str(), actor)),
             _ => None,
@@ -185,7 +214,7 @@ impl AppState {
             .await?
             {
                 Claim::New => {}
-                Claim::Replay(stored) => return replay(&self.vault, stored),
+                Claim::Replay(stored) => return replay(&self.vault, stored).map(|r| (r, false)),
                 Claim::Mismatch => {
                     return Err(ApiError::with_detail(
                         ErrorCode::IdempotencyKeyReused,
@@ -215,11 +244,7 @@ impl AppState {
         }
         let config_changed = mutation.changes_config();
         mutation.commit().await?;
-        // After the commit, before answering: the next request on this node sees the change.
-        if config_changed {
-            self.config.invalidate(caller.tenant_id);
-        }
-        Ok((status, Json(body)).into_response())
+        Ok(((status, Json(body)).into_response(), config_changed))
     }
 }
 

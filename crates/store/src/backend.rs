@@ -168,6 +168,14 @@ impl Store {
         }
     }
 
+    /// The SQLite writer pool, for a [`crate::write_group::WriteGroup`]; `None` on PostgreSQL.
+    pub(crate) fn sqlite_writer(&self) -> Option<&SqlitePool> {
+        match &self.pools {
+            Pools::Sqlite { writer, .. } => Some(writer),
+            Pools::Postgres(_) => None,
+        }
+    }
+
     /// A read-only session (no transaction).
     pub async fn read(&self) -> StoreResult<Session> {
         let conn = match &self.pools {
@@ -208,8 +216,10 @@ impl Store {
     }
 }
 
-enum Conn {
+pub(crate) enum Conn {
     SqliteTx(Transaction<'static, Sqlite>),
+    /// One change of a [`crate::write_group::WriteGroup`].
+    SqliteShared(crate::write_group::SharedTx),
     PgTx(Transaction<'static, Postgres>),
     SqliteRead(PoolConnection<Sqlite>),
     PgRead(PoolConnection<Postgres>),
@@ -229,7 +239,7 @@ pub enum Backend<'a> {
 }
 
 impl Session {
-    fn new(conn: Conn) -> Self {
+    pub(crate) fn new(conn: Conn) -> Self {
         Self {
             conn,
             deferred: Deferred::default(),
@@ -251,6 +261,7 @@ impl Session {
         }
         match &mut self.conn {
             Conn::SqliteTx(tx) => self.deferred.flush_sqlite(tx).await,
+            Conn::SqliteShared(shared) => self.deferred.flush_sqlite(&mut shared.tx).await,
             Conn::SqliteRead(conn) => self.deferred.flush_sqlite(conn).await,
             Conn::PgTx(tx) => self.deferred.flush_postgres(tx).await,
             Conn::PgRead(conn) => self.deferred.flush_postgres(conn).await,
@@ -262,6 +273,7 @@ impl Session {
     pub fn backend(&mut self) -> Backend<'_> {
         match &mut self.conn {
             Conn::SqliteTx(tx) => Backend::Sqlite(tx),
+            Conn::SqliteShared(shared) => Backend::Sqlite(&mut shared.tx),
             Conn::PgTx(tx) => Backend::Postgres(tx),
             Conn::SqliteRead(conn) => Backend::Sqlite(conn),
             Conn::PgRead(conn) => Backend::Postgres(conn),
@@ -272,11 +284,19 @@ impl Session {
         matches!(self.conn, Conn::PgTx(_) | Conn::PgRead(_))
     }
 
-    /// Commits a write transaction; a read session just returns its connection.
+    /// Commits a write transaction; a read session just returns its connection. A change of a
+    /// [`crate::write_group::WriteGroup`] releases its savepoint with its last queued writes; the
+    /// group commits it later.
     pub async fn commit(mut self) -> StoreResult<()> {
+        if let Conn::SqliteShared(_) = self.conn {
+            for statement in crate::write_group::SharedTx::RELEASE_AND_REOPEN {
+                self.deferred.push(statement, Vec::new());
+            }
+        }
         self.flush_deferred().await?;
         match self.conn {
             Conn::SqliteTx(tx) => tx.commit().await?,
+            Conn::SqliteShared(shared) => shared.mark_released(),
             Conn::PgTx(tx) => tx.commit().await?,
             Conn::SqliteRead(_) | Conn::PgRead(_) => {}
         }

@@ -42,6 +42,7 @@ pub mod settlement;
 pub mod tenants;
 pub mod tiers;
 pub mod timestamp;
+pub mod write_group;
 
 pub use backend::{DatabaseSettings, Session, Store};
 pub use error::{StoreError, StoreResult};

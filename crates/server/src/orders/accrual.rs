@@ -11,6 +11,7 @@ use huiyuan_domain::earning::{
 };
 use huiyuan_domain::ids::{ChannelId, FormatId, StoreId, TenantId};
 use huiyuan_store::members::StoredMember;
+use huiyuan_store::order_intake::RuleWindow;
 use huiyuan_store::orders::{self, RuleAccrual, StoredLine, StoredOrder};
 use huiyuan_store::{Session, utc_now};
 use std::collections::BTreeMap;
@@ -43,8 +44,59 @@ pub(super) fn order_facts(order: &StoredOrder, lines: &[StoredLine]) -> OrderFac
     }
 }
 
+/// A rule counter an order's evaluation reads: what `rule` already gave the member in `window`
+/// (or ever), for its day cap or its period cap.
+pub(super) struct CounterRead {
+    rule: Uuid,
+    day: bool,
+    window: Option<(OffsetDateTime, OffsetDateTime)>,
+}
+
+impl CounterRead {
+    /// The store's form, for reading counters with the order's intake.
+    pub(super) fn rule_window(&self) -> RuleWindow {
+        RuleWindow {
+            rule: self.rule,
+            window: self.window,
+        }
+    }
+}
+
+/// The counters that `rules` with day or period caps read for an order placed at `occurred_at`.
+pub(super) fn counter_reads(
+    rules: &[EarningRule],
+    occurred_at: OffsetDateTime,
+    tz: &jiff::tz::TimeZone,
+) -> ApiResult<Vec<CounterRead>> {
+    let mut reads = Vec::new();
+    for rule in rules.iter().filter(|rule| rule.caps.needs_counters()) {
+        if rule.caps.per_member_day_points.is_some() {
+            let window = day_window(occurred_at, tz)
+                .ok_or_else(|| ApiError::internal("order time outside the calendar"))?;
+            reads.push(CounterRead {
+                rule: rule.id,
+                day: true,
+                window: Some((window.start, window.end)),
+            });
+        }
+        if let Some(period) = rule.caps.per_member_period {
+            let window = period
+                .period
+                .window(occurred_at, tz)
+                .map(|w| (w.start, w.end));
+            reads.push(CounterRead {
+                rule: rule.id,
+                day: false,
+                window,
+            });
+        }
+    }
+    Ok(reads)
+}
+
 /// The engine's context for a member's order: the tenant's zone and, for rules with day or
-/// period caps, what each already gave the member around the order's time.
+/// period caps, what each already gave the member around the order's time — `counted` when the
+/// order's intake read them already (in [`counter_reads`]' order), else read in `session`.
 pub(super) async fn context(
     session: &mut Session,
     tenant: TenantId,
@@ -52,35 +104,37 @@ pub(super) async fn context(
     rules: &[EarningRule],
     occurred_at: OffsetDateTime,
     tz: &jiff::tz::TimeZone,
+    counted: Option<Vec<i64>>,
 ) -> ApiResult<EarningContext> {
     let mut context = EarningContext::new(tz.clone());
     let Some(member) = member else {
         return Ok(context);
     };
-    let mut counters = BTreeMap::new();
+    let reads = counter_reads(rules, occurred_at, tz)?;
+    let values = match counted {
+        Some(values) if values.len() == reads.len() => values,
+        _ => {
+            let mut values = Vec::with_capacity(reads.len());
+            for read in &reads {
+                values.push(
+                    orders::rule_earned(session, tenant, member, read.rule, read.window).await?,
+                );
+            }
+            values
+        }
+    };
+    let mut counters: BTreeMap<Uuid, EarnedSoFar> = BTreeMap::new();
     for rule in rules.iter().filter(|rule| rule.caps.needs_counters()) {
-        let mut earned = EarnedSoFar::default();
-        if rule.caps.per_member_day_points.is_some() {
-            let window = day_window(occurred_at, tz)
-                .ok_or_else(|| ApiError::internal("order time outside the calendar"))?;
-            earned.already_earned_today = orders::rule_earned(
-                session,
-                tenant,
-                member,
-                rule.id,
-                Some((window.start, window.end)),
-            )
-            .await?;
+        counters.insert(rule.id, EarnedSoFar::default());
+    }
+    for (read, value) in reads.iter().zip(values) {
+        if let Some(earned) = counters.get_mut(&read.rule) {
+            if read.day {
+                earned.already_earned_today = value;
+            } else {
+                earned.already_earned_in_period = value;
+            }
         }
-        if let Some(period) = rule.caps.per_member_period {
-            let window = period
-                .period
-                .window(occurred_at, tz)
-                .map(|w| (w.start, w.end));
-            earned.already_earned_in_period =
-                orders::rule_earned(session, tenant, member, rule.id, window).await?;
-        }
-        counters.insert(rule.id, earned);
     }
     context.earned_so_far = counters;
     Ok(context)
@@ -131,20 +185,29 @@ pub(super) async fn member_tier(
     ))
 }
 
-/// Evaluates an order (stored or about to be) for a member, or anonymously: the tenant's rules
-/// plus the member's tier benefit, with the rule counters read in `session`.
+/// The rules an order is evaluated against: the tenant's, plus the member's tier benefit.
+pub(super) fn rules_for(config: &TenantConfig, tier: Option<&TierEarning>) -> Vec<EarningRule> {
+    let mut rules = config.rules.clone();
+    if let Some((_, benefit)) = tier {
+        rules.extend(benefit.iter().cloned());
+    }
+    rules
+}
+
+/// Evaluates an order (stored or about to be) for a member, or anonymously, against
+/// [`rules_for`], with the rule counters `counted` already or read in `session`.
 pub(super) async fn evaluate_order(
     session: &mut Session,
     tenant: TenantId,
     config: &TenantConfig,
     member: Option<(Uuid, &TierEarning)>,
     facts: &OrderFacts,
+    counted: Option<Vec<i64>>,
 ) -> ApiResult<Evaluation> {
-    let mut rules = config.rules.clone();
+    let rules = rules_for(config, member.map(|(_, tier)| tier));
     let mut member_facts = MemberFacts::default();
-    if let Some((_, (level, benefit))) = member {
+    if let Some((_, (level, _))) = member {
         member_facts.tier_code.clone_from(level);
-        rules.extend(benefit.iter().cloned());
     }
     let context = context(
         session,
@@ -153,6 +216,7 @@ pub(super) async fn evaluate_order(
         &rules,
         facts.occurred_at,
         &config.zone,
+        counted,
     )
     .await?;
     Ok(evaluate(&rules, facts, &member_facts, &context))
@@ -166,6 +230,8 @@ pub(super) struct Earner<'a> {
     /// The member's available balance, read under the balance row's lock
     /// ([`huiyuan_store::ledger::lock_active_balance`]) earlier in this transaction.
     pub(super) available: i64,
+    /// The rule counters of [`counter_reads`], when read with the lock; else read when needed.
+    pub(super) counted: Option<Vec<i64>>,
 }
 
 /// Accrues a member's order: evaluates it as of its own time, posts the points from the issuing
@@ -178,7 +244,7 @@ pub(super) async fn accrue_order(
     m: &mut Mutation,
     order: &StoredOrder,
     lines: &[StoredLine],
-    earner: &Earner<'_>,
+    earner: Earner<'_>,
 ) -> ApiResult<Accrual> {
     let member = earner.member.id;
     let config = earner.config;
@@ -189,6 +255,7 @@ pub(super) async fn accrue_order(
         config,
         Some((member, earner.tier)),
         &facts,
+        earner.counted,
     )
     .await?
     .accrual;

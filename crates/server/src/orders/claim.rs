@@ -89,8 +89,9 @@ pub async fn claim(
         member: &member,
         tier: &tier,
         available,
+        counted: None,
     };
-    let accrual = accrue_order(m, &claimed, &lines, &earner).await?;
+    let accrual = accrue_order(m, &claimed, &lines, earner).await?;
     orders::set_accrual(&mut m.session, m.tenant, claimed.id, &accrual, m.now).await?;
     m.audit(
         "order.claimed",

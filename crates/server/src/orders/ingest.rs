@@ -27,7 +27,10 @@
 //! entry, lot and balance, the counters, the referral and tier updates and the audit entry.
 
 use super::COMPLETED;
-use super::accrual::{Earner, TierEarning, accrue_order, format_code, member_changed, member_tier};
+use super::accrual::{
+    CounterRead, Earner, TierEarning, accrue_order, counter_reads, format_code, member_changed,
+    member_tier, rules_for,
+};
 use super::input::OrderInput;
 use super::origin::{order_member, origin};
 use super::parse::ParsedOrder;
@@ -38,7 +41,7 @@ use crate::mutation::Mutation;
 use crate::state::AppState;
 use huiyuan_domain::auth::Principal;
 use huiyuan_store::members::StoredMember;
-use huiyuan_store::order_intake::{Intake, insert_order_locking};
+use huiyuan_store::order_intake::{Intake, RuleWindow, insert_order_locking};
 use huiyuan_store::orders::{self, StoredLine, StoredOrder, StoredPayment};
 use huiyuan_store::utc_now;
 use serde_json::json;
@@ -199,11 +202,30 @@ pub async fn ingest(m: &mut Mutation, prepared: Prepared) -> ApiResult<(bool, Or
     order.updated_at = m.now;
     // The insert guards the natural key; a member's order takes the balance row in the same
     // round trip (see `order_intake`).
-    let available = match &member {
+    let taken = match &member {
         Some(member) => {
-            match insert_order_locking(&mut m.session, m.tenant, &order, member.id, m.now).await? {
+            let counters: Vec<RuleWindow> = counter_reads(
+                &rules_for(&config, Some(&tier)),
+                order.occurred_at,
+                &config.zone,
+            )?
+            .iter()
+            .map(CounterRead::rule_window)
+            .collect();
+            let intake = insert_order_locking(
+                &mut m.session,
+                m.tenant,
+                &order,
+                member.id,
+                m.now,
+                &counters,
+            )
+            .await?;
+            match intake {
                 Intake::Duplicate => return posted_twin(m, &order).await,
-                Intake::Inserted { available } => Some(available.ok_or_else(member_changed)?),
+                Intake::Inserted { available, counted } => {
+                    Some((available.ok_or_else(member_changed)?, counted))
+                }
             }
         }
         None => {
@@ -213,14 +235,15 @@ pub async fn ingest(m: &mut Mutation, prepared: Prepared) -> ApiResult<(bool, Or
             None
         }
     };
-    if let (Some(member), Some(available)) = (&member, available) {
+    if let (Some(member), Some((available, counted))) = (&member, taken) {
         let earner = Earner {
             config: &config,
             member,
             tier: &tier,
             available,
+            counted,
         };
-        let accrual = accrue_order(m, &order, &lines, &earner).await?;
+        let accrual = accrue_order(m, &order, &lines, earner).await?;
         for line in &mut lines {
             line.points_earned = accrual
                 .per_line

@@ -61,6 +61,7 @@ pub async fn preview(
         &config,
         member.as_ref().map(|row| (row.id, &tier)),
         &facts,
+        None,
     )
     .await
 }

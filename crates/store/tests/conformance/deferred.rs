@@ -11,8 +11,8 @@ use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::audit::{self, AuditFilter};
 use huiyuan_store::ledger::{self, BalanceChange};
 use huiyuan_store::members;
-use huiyuan_store::order_intake::{Intake, insert_order_locking};
-use huiyuan_store::orders::{self, StoredOrder};
+use huiyuan_store::order_intake::{Intake, RuleWindow, insert_order_locking};
+use huiyuan_store::orders::{self, RuleAccrual, StoredOrder};
 use huiyuan_store::{StoreError, utc_now};
 use uuid::Uuid;
 
@@ -20,7 +20,8 @@ on_both!(
     queued_writes_are_seen_by_the_next_statement,
     queued_writes_roll_back_with_their_transaction,
     a_refused_queued_write_fails_the_transaction,
-    order_intake_inserts_and_locks_in_one_trip
+    order_intake_inserts_and_locks_in_one_trip,
+    order_intake_reads_rule_counters_on_sqlite
 );
 
 async fn audit_count(db: &TestDb, tenant: TenantId) -> usize {
@@ -149,12 +150,15 @@ async fn order_intake_inserts_and_locks_in_one_trip(db: TestDb) {
     .await
     .unwrap();
     let first = order(channel, "POS-1", active);
+    // SQLite reads the (here: no) counters in the same call; PostgreSQL leaves them to the caller.
+    let counted = (db.backend() == "sqlite").then(Vec::new);
     assert_eq!(
-        insert_order_locking(&mut s, tenant, &first, active, now)
+        insert_order_locking(&mut s, tenant, &first, active, now, &[])
             .await
             .unwrap(),
         Intake::Inserted {
-            available: Some(300)
+            available: Some(300),
+            counted: counted.clone()
         }
     );
     let line = crate::orders::line(1, 1, 5_000);
@@ -166,7 +170,8 @@ async fn order_intake_inserts_and_locks_in_one_trip(db: TestDb) {
             tenant,
             &order(channel, "POS-1", active),
             active,
-            now
+            now,
+            &[]
         )
         .await
         .unwrap(),
@@ -179,11 +184,15 @@ async fn order_intake_inserts_and_locks_in_one_trip(db: TestDb) {
             tenant,
             &order(channel, "POS-2", erased),
             erased,
-            now
+            now,
+            &[]
         )
         .await
         .unwrap(),
-        Intake::Inserted { available: None }
+        Intake::Inserted {
+            available: None,
+            counted
+        }
     );
     s.commit().await.unwrap();
 
@@ -196,4 +205,77 @@ async fn order_intake_inserts_and_locks_in_one_trip(db: TestDb) {
         orders::order_lines(&mut s, tenant, first.id).await.unwrap(),
         vec![line]
     );
+}
+
+/// The counters read with the intake (SQLite) equal what [`orders::rule_earned`] reads apart,
+/// window by window, in the order asked; this order's own earlier twin of a rule counts.
+async fn order_intake_reads_rule_counters_on_sqlite(db: TestDb) {
+    let tenant = seed_tenant(&db).await;
+    let member = seed_member(&db, tenant, 1, "active").await;
+    let (capped, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let now = utc_now();
+    let today = (
+        now - time::Duration::hours(1),
+        now + time::Duration::hours(1),
+    );
+    let mut s = db.write().await;
+    for (rule, points, hours_ago) in [(capped, 20, 0), (capped, 5, 30), (other, 7, 0)] {
+        let row = RuleAccrual {
+            id: Uuid::now_v7(),
+            member_id: member,
+            rule_id: rule,
+            order_id: Uuid::now_v7(),
+            points,
+            occurred_at: now - time::Duration::hours(hours_ago),
+        };
+        orders::insert_rule_accrual(&mut s, tenant, &row)
+            .await
+            .unwrap();
+    }
+    let asked = [
+        RuleWindow {
+            rule: capped,
+            window: Some(today),
+        },
+        RuleWindow {
+            rule: capped,
+            window: None,
+        },
+        RuleWindow {
+            rule: other,
+            window: Some(today),
+        },
+        RuleWindow {
+            rule: Uuid::now_v7(),
+            window: None,
+        },
+    ];
+    let mut apart = Vec::new();
+    for counter in &asked {
+        apart.push(
+            orders::rule_earned(&mut s, tenant, member, counter.rule, counter.window)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(apart, vec![20, 25, 7, 0]);
+    let intake = insert_order_locking(
+        &mut s,
+        tenant,
+        &order(Uuid::now_v7(), "POS-9", member),
+        member,
+        now,
+        &asked,
+    )
+    .await
+    .unwrap();
+    let counted = match intake {
+        Intake::Inserted { counted, .. } => counted,
+        Intake::Duplicate => panic!("a new order"),
+    };
+    match db.backend() {
+        "sqlite" => assert_eq!(counted, Some(apart)),
+        _ => assert_eq!(counted, None),
+    }
+    s.commit().await.unwrap();
 }
