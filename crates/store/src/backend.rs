@@ -2,6 +2,7 @@
 //! pool instead of failing with "database is locked") and a small pool of read-only connections,
 //! which WAL lets read while the writer writes. PostgreSQL gets one ordinary pool.
 
+use crate::checkpointer::Checkpointer;
 use crate::deferred::{Deferred, Value};
 use crate::error::StoreResult;
 use sqlx::pool::PoolConnection;
@@ -11,6 +12,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How much of the SQLite file each connection maps into memory (address space, not RAM).
@@ -91,6 +93,7 @@ enum Pools {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
+        checkpointer: Arc<Checkpointer>,
     },
     Postgres(PgPool),
 }
@@ -131,20 +134,29 @@ impl Store {
                     // Readers map the file instead of copying pages into their own caches: a
                     // write makes every reader drop its cache at its next read, and with
                     // memory-mapped pages the refill is no system calls and no copies.
-                    .pragma("mmap_size", MMAP_BYTES.to_string());
+                    .pragma("mmap_size", MMAP_BYTES.to_string())
+                    // Savepoints (each change of a write group has one) copy the pages they
+                    // first touch into a sub-journal: kept in memory, not in a temporary file.
+                    .pragma("temp_store", "memory");
                 // One writer: SQLite allows one anyway, and queueing in the pool is fair and
                 // never surfaces SQLITE_BUSY to a client.
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(settings.acquire_timeout)
-                    .connect_with(options.clone())
+                    // The checkpointer copies the WAL instead (see `checkpointer`).
+                    .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
                     .await?;
+                let checkpointer = Checkpointer::start(&options).await?;
                 let reader = SqlitePoolOptions::new()
                     .max_connections(settings.sqlite_readers.max(1))
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(options.read_only(true))
                     .await?;
-                Pools::Sqlite { writer, reader }
+                Pools::Sqlite {
+                    writer,
+                    reader,
+                    checkpointer,
+                }
             }
         };
         Ok(Self { pools })
@@ -207,7 +219,12 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { writer, reader } => {
+            Pools::Sqlite {
+                writer,
+                reader,
+                checkpointer,
+            } => {
+                checkpointer.close();
                 reader.close().await;
                 writer.close().await;
             }

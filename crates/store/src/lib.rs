@@ -22,6 +22,7 @@ pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod checkout;
+mod checkpointer;
 pub mod coupon_redemptions;
 pub mod coupons;
 pub mod deferred;

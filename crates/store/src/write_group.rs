@@ -22,6 +22,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 /// The savepoint every change of a group runs in (the name is reused: each change releases it
 /// and opens the next one in the same call).
 const SAVEPOINT: &str = "SAVEPOINT huiyuan_change";
+/// The group's start and its first savepoint, in one call (sqlx runs a custom begin whole).
+const BEGIN: &str = "BEGIN IMMEDIATE; SAVEPOINT huiyuan_change";
 const RELEASE: &str = "RELEASE huiyuan_change";
 const ROLLBACK: &str = "ROLLBACK TO huiyuan_change";
 
@@ -56,8 +58,7 @@ impl WriteGroup {
         let Some(writer) = store.sqlite_writer() else {
             return Ok(None);
         };
-        let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(SAVEPOINT).execute(&mut *tx).await?;
+        let tx = writer.begin_with(BEGIN).await?;
         Ok(Some(Self {
             tx: Arc::new(Mutex::new(tx)),
             released: Arc::new(AtomicBool::new(false)),
