@@ -2,7 +2,6 @@
 //! pool instead of failing with "database is locked") and a small pool of read-only connections,
 //! which WAL lets read while the writer writes. PostgreSQL gets one ordinary pool.
 
-use crate::checkpointer::Checkpointer;
 use crate::deferred::{Deferred, Value};
 use crate::error::StoreResult;
 use sqlx::pool::PoolConnection;
@@ -12,7 +11,6 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How much of the SQLite file each connection maps into memory (address space, not RAM).
@@ -93,7 +91,6 @@ enum Pools {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
-        checkpointer: Arc<Checkpointer>,
     },
     Postgres(PgPool),
 }
@@ -143,20 +140,14 @@ impl Store {
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(settings.acquire_timeout)
-                    // The checkpointer copies the WAL instead (see `checkpointer`).
-                    .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
+                    .connect_with(options.clone())
                     .await?;
-                let checkpointer = Checkpointer::start(&options).await?;
                 let reader = SqlitePoolOptions::new()
                     .max_connections(settings.sqlite_readers.max(1))
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(options.read_only(true))
                     .await?;
-                Pools::Sqlite {
-                    writer,
-                    reader,
-                    checkpointer,
-                }
+                Pools::Sqlite { writer, reader }
             }
         };
         Ok(Self { pools })
@@ -219,12 +210,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite {
-                writer,
-                reader,
-                checkpointer,
-            } => {
-                checkpointer.close();
+            Pools::Sqlite { writer, reader } => {
                 reader.close().await;
                 writer.close().await;
             }

@@ -22,7 +22,6 @@ pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod checkout;
-mod checkpointer;
 pub mod coupon_redemptions;
 pub mod coupons;
 pub mod deferred;
