@@ -27,12 +27,6 @@ use tracing::Instrument;
 /// Most changes in one group: bounds how long the first of them waits for its answer.
 const MAX_GROUP: usize = 32;
 
-/// Fewer changes than this waiting when a group would begin: it waits [`COMMIT_DELAY`] first
-/// (PostgreSQL's `commit_delay` idea). Measured (`huiyuan-bench orders`, alternating runs): at
-/// half the maximum rate, p99 20.8 and 20.2 ms with 300 µs against 29.7 and 25.8 ms without.
-const FEW: usize = 4;
-const COMMIT_DELAY: std::time::Duration = std::time::Duration::from_micros(300);
-
 /// Answers a change's caller once the group's fate is known.
 type Deliver = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
 
@@ -118,11 +112,6 @@ impl WriterLane {
 /// The lane's loop: takes the changes waiting, runs them as one group, commits, answers.
 async fn coordinate(store: Store, mut waiting: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = waiting.recv().await {
-        // Few waiting: a moment for more to arrive (the lane has nothing else to run), so a
-        // moderate load still commits in groups instead of paying a commit per change.
-        if waiting.len() < FEW {
-            std::thread::sleep(COMMIT_DELAY);
-        }
         let mut group = match WriteGroup::begin(&store).await {
             Ok(Some(group)) => group,
             Ok(None) => return,
