@@ -66,6 +66,10 @@ enum Command {
         /// `postgres://…` to run against PostgreSQL (a scratch database); fresh SQLite otherwise.
         #[arg(long)]
         database_url: Option<String>,
+        /// Also run the paced phase at this many orders per second, to compare builds at one
+        /// offered rate (half the maximum moves with the maximum).
+        #[arg(long)]
+        paced_rate: Option<f64>,
     },
     /// Coupon redemptions (核销) through the API by concurrent tills.
     Coupons {
@@ -131,12 +135,14 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             members,
             database_url,
+            paced_rate,
         } => {
             orders::run(orders::Options {
                 clients,
                 seconds,
                 members,
                 database_url,
+                paced_rate,
             })
             .await
         }

@@ -9,7 +9,8 @@
 //!    they are answered for `--seconds`: the maximum orders per second and its latencies.
 //! 4. Half load: the same clients post on a fixed schedule at half that maximum; latency is
 //!    measured from each order's scheduled time, so queueing is never hidden.
-//! 5. The ledger is verified (`huiyuan verify`'s check) and every answer counted.
+//! 5. With `--paced-rate`, the same at that fixed rate (to compare builds at one offered load).
+//! 6. The ledger is verified (`huiyuan verify`'s check) and every answer counted.
 
 use crate::{ADMIN_PASSWORD, post, start_server};
 use anyhow::{Context, bail, ensure};
@@ -24,6 +25,8 @@ pub struct Options {
     pub seconds: u64,
     pub members: usize,
     pub database_url: Option<String>,
+    /// An extra paced phase at this rate (orders per second).
+    pub paced_rate: Option<f64>,
 }
 
 /// What one load phase saw.
@@ -113,6 +116,18 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         paced.percentile_ms(0.99),
         paced.failures
     );
+
+    if let Some(rate) = options.paced_rate {
+        let fixed = orders_phase(&client, &shop, options.clients, duration, Some(rate)).await?;
+        println!(
+            "orders at a fixed {rate:.0}/s offered: {:.0} orders/s, p50 {:.2} ms, p99 {:.2} ms, failures {}",
+            fixed.rate(),
+            fixed.percentile_ms(0.5),
+            fixed.percentile_ms(0.99),
+            fixed.failures
+        );
+        ensure!(fixed.failures == 0, "some orders failed");
+    }
 
     let report = huiyuan_server::ledger::verify_all(&server.store)
         .await
