@@ -119,6 +119,11 @@ pub async fn coupon_by_natural_key(
     coupon_where(s, tenant, "natural_key", CouponKey::Text(key)).await
 }
 
+/// The statement of [`mark_used`], public for the conformance test that checks it seeks the
+/// coupon by id (migration 0027) instead of walking the tenant's available coupons.
+pub const MARK_USED: &str = "UPDATE coupons SET state = 'used', redemption_id = $3, used_at = $4, updated_at = $4 \
+     WHERE tenant_id = $1 AND id = $2 AND state = 'available' AND starts_at <= $4 AND expires_at > $4";
+
 /// Compare-and-set `available` → `used` at `at`, while the coupon is within its validity;
 /// `false` (nothing written) when another redemption got there first or it is not redeemable.
 pub async fn mark_used(
@@ -128,9 +133,7 @@ pub async fn mark_used(
     redemption: Uuid,
     at: OffsetDateTime,
 ) -> StoreResult<bool> {
-    let updated = on_backend!(s, c => sqlx::query(
-        "UPDATE coupons SET state = 'used', redemption_id = $3, used_at = $4, updated_at = $4 \
-         WHERE tenant_id = $1 AND id = $2 AND state = 'available' AND starts_at <= $4 AND expires_at > $4")
+    let updated = on_backend!(s, c => sqlx::query(MARK_USED)
         .bind(tenant.0).bind(coupon).bind(redemption).bind(Ts(at)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }

@@ -29,6 +29,7 @@ on_both!(
     the_expiring_list_honours_scopes,
     redemptions_reverse_once_and_settlement_nets_them,
     birthday_candidates_skip_members_already_given_one,
+    redeeming_seeks_the_coupon_by_id,
 );
 
 fn spec(total_quota: Option<i64>) -> TemplateInput {
@@ -754,4 +755,36 @@ async fn birthday_candidates_skip_members_already_given_one(db: TestDb) {
     .await
     .unwrap();
     assert!(none.is_empty());
+}
+
+/// The redemption's compare-and-set finds its coupon through the (tenant, id) index. SQLite plans
+/// without statistics; before migration 0027 it chose the (tenant, state, expiry) index and
+/// walked every available coupon of the tenant. PostgreSQL plans from statistics, which an empty
+/// test schema does not have, so only SQLite's plan is checked.
+async fn redeeming_seeks_the_coupon_by_id(db: TestDb) {
+    if db.backend() != "sqlite" {
+        return;
+    }
+    let mut s = db.read().await;
+    let plan: Vec<String> = match s.backend() {
+        huiyuan_store::backend::Backend::Sqlite(c) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            coupons::MARK_USED
+        )))
+        .bind(Uuid::now_v7())
+        .bind(Uuid::now_v7())
+        .bind(Uuid::now_v7())
+        .bind("2026-12-06")
+        .fetch_all(&mut *c)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect(),
+        huiyuan_store::backend::Backend::Postgres(_) => unreachable!("checked above"),
+    };
+    assert!(
+        plan.iter().any(|step| step.contains("coupons_id_idx")),
+        "{plan:?}"
+    );
 }
