@@ -165,6 +165,14 @@ pub enum CouponFilter {
     Expired,
 }
 
+/// The state conditions of a member's coupon list. Written `(…) = TRUE` so SQLite's planner
+/// (no statistics) cannot use them on the (tenant, state, expiry) index, which would walk every
+/// available coupon of the tenant to find one member's; it takes the member's primary-key range
+/// instead. PostgreSQL plans from statistics either way. Public for the query-plan test.
+pub const MEMBER_AVAILABLE: &str = " AND (c.state = 'available') = TRUE AND c.expires_at > ";
+pub const MEMBER_USED: &str = " AND (c.state = 'used') = TRUE";
+pub const MEMBER_EXPIRED: &str = " AND (c.state = 'available') = TRUE AND c.expires_at <= ";
+
 fn push_filter<DB: sqlx::Database>(
     query: &mut QueryBuilder<DB>,
     filter: CouponFilter,
@@ -175,17 +183,13 @@ fn push_filter<DB: sqlx::Database>(
     match filter {
         CouponFilter::All => {}
         CouponFilter::Available => {
-            query
-                .push(" AND c.state = 'available' AND c.expires_at > ")
-                .push_bind(Ts(now));
+            query.push(MEMBER_AVAILABLE).push_bind(Ts(now));
         }
         CouponFilter::Used => {
-            query.push(" AND c.state = 'used'");
+            query.push(MEMBER_USED);
         }
         CouponFilter::Expired => {
-            query
-                .push(" AND c.state = 'available' AND c.expires_at <= ")
-                .push_bind(Ts(now));
+            query.push(MEMBER_EXPIRED).push_bind(Ts(now));
         }
     }
 }

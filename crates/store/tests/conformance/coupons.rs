@@ -30,6 +30,7 @@ on_both!(
     redemptions_reverse_once_and_settlement_nets_them,
     birthday_candidates_skip_members_already_given_one,
     redeeming_seeks_the_coupon_by_id,
+    member_lists_seek_the_member,
 );
 
 fn spec(total_quota: Option<i64>) -> TemplateInput {
@@ -759,32 +760,47 @@ async fn birthday_candidates_skip_members_already_given_one(db: TestDb) {
 
 /// The redemption's compare-and-set finds its coupon through the (tenant, id) index. SQLite plans
 /// without statistics; before migration 0027 it chose the (tenant, state, expiry) index and
-/// walked every available coupon of the tenant. PostgreSQL plans from statistics, which an empty
-/// test schema does not have, so only SQLite's plan is checked.
+/// walked every available coupon of the tenant.
 async fn redeeming_seeks_the_coupon_by_id(db: TestDb) {
-    if db.backend() != "sqlite" {
-        return;
+    let plan = sqlite_plan(&db, coupons::MARK_USED.to_owned()).await;
+    assert!(
+        plan.iter().all(|step| step.contains("coupons_id_idx")),
+        "{plan:?}"
+    );
+}
+
+/// A member's coupon list, filtered by state, reads the member's primary-key range, never the
+/// tenant-wide (tenant, state, expiry) index (SQLite; see [`redeeming_seeks_the_coupon_by_id`]).
+async fn member_lists_seek_the_member(db: TestDb) {
+    for (filter, bound) in [
+        (coupons::MEMBER_AVAILABLE, "$3"),
+        (coupons::MEMBER_USED, ""),
+        (coupons::MEMBER_EXPIRED, "$3"),
+    ] {
+        let sql = format!(
+            "SELECT c.id FROM coupons c WHERE c.tenant_id = $1 AND c.member_id = $2{filter}{bound} \
+             ORDER BY c.id LIMIT 20"
+        );
+        let plan = sqlite_plan(&db, sql).await;
+        assert!(
+            plan.iter().all(|step| !step.contains("coupons_expiry_idx")),
+            "{filter}: {plan:?}"
+        );
     }
+}
+
+/// SQLite's plan steps for `sql` (parameters bound to placeholder values); empty on PostgreSQL,
+/// whose plans depend on statistics an empty test schema does not have.
+async fn sqlite_plan(db: &TestDb, sql: String) -> Vec<String> {
     let mut s = db.read().await;
-    let plan: Vec<String> = match s.backend() {
-        huiyuan_store::backend::Backend::Sqlite(c) => sqlx::query(sqlx::AssertSqlSafe(format!(
-            "EXPLAIN QUERY PLAN {}",
-            coupons::MARK_USED
-        )))
-        .bind(Uuid::now_v7())
-        .bind(Uuid::now_v7())
-        .bind(Uuid::now_v7())
-        .bind("2026-12-06")
+    let huiyuan_store::backend::Backend::Sqlite(c) = s.backend() else {
+        return Vec::new();
+    };
+    sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
         .fetch_all(&mut *c)
         .await
         .unwrap()
         .iter()
         .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
-        .collect(),
-        huiyuan_store::backend::Backend::Postgres(_) => unreachable!("checked above"),
-    };
-    assert!(
-        plan.iter().any(|step| step.contains("coupons_id_idx")),
-        "{plan:?}"
-    );
+        .collect()
 }
