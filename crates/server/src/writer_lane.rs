@@ -90,7 +90,8 @@ impl WriterLane {
                         Ok(value) => Box::new(move |committed: Result<(), ApiError>| {
                             answer.send(committed.map(|()| value)).ok();
                         }) as Deliver,
-                        // Rolled back to its savepoint already: nothing to wait for.
+                        // Its writes are rolled back to its savepoint, never committed: nothing
+                        // to wait for.
                         Err(error) => {
                             answer.send(Err(error)).ok();
                             Box::new(|_| {}) as Deliver
@@ -126,9 +127,10 @@ async fn coordinate(store: Store, mut waiting: mpsc::UnboundedReceiver<Job>) {
         // would hold back the answers of those before it.
         let quota = (waiting.len() + 1).min(MAX_GROUP);
         let mut answers: Vec<Deliver> = Vec::new();
-        let mut next = Some(first);
+        let (mut next, mut taken) = (Some(first), 0);
         let mut broken = None;
         while let Some(job) = next.take() {
+            taken += 1;
             let session = group.session().await;
             // A task of its own, so a panicking change loses only its own answer.
             match tokio::spawn(job(session)).await {
@@ -139,7 +141,7 @@ async fn coordinate(store: Store, mut waiting: mpsc::UnboundedReceiver<Job>) {
                 broken = Some(error);
                 break;
             }
-            if answers.len() < quota {
+            if taken < quota {
                 next = waiting.try_recv().ok();
             }
         }

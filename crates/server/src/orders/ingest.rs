@@ -23,7 +23,8 @@
 //! - who referred the member: set at registration, never changed.
 //!
 //! Inside the transaction: the order's insert (the natural key), the balance lock, the rule
-//! counters for capped rules (read after the lock, so caps hold under concurrency), the ledger
+//! counters for capped rules (read after the lock, so caps hold under concurrency; on SQLite in
+//! the same call as the insert and the lock, see [`huiyuan_store::order_intake`]), the ledger
 //! entry, lot and balance, the counters, the referral and tier updates and the audit entry.
 
 use super::COMPLETED;
