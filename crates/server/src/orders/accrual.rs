@@ -62,14 +62,15 @@ impl CounterRead {
     }
 }
 
-/// The counters that `rules` with day or period caps read for an order placed at `occurred_at`.
-pub(super) fn counter_reads(
-    rules: &[EarningRule],
+/// The counters that `rules` with day or period caps read for an order placed at `occurred_at`
+/// (the rules in [`rules_for`]' order, without cloning them).
+pub(super) fn counter_reads<'r>(
+    rules: impl IntoIterator<Item = &'r EarningRule>,
     occurred_at: OffsetDateTime,
     tz: &jiff::tz::TimeZone,
 ) -> ApiResult<Vec<CounterRead>> {
     let mut reads = Vec::new();
-    for rule in rules.iter().filter(|rule| rule.caps.needs_counters()) {
+    for rule in rules.into_iter().filter(|rule| rule.caps.needs_counters()) {
         if rule.caps.per_member_day_points.is_some() {
             let window = day_window(occurred_at, tz)
                 .ok_or_else(|| ApiError::internal("order time outside the calendar"))?;
@@ -186,7 +187,7 @@ pub(super) async fn member_tier(
 }
 
 /// The rules an order is evaluated against: the tenant's, plus the member's tier benefit.
-pub(super) fn rules_for(config: &TenantConfig, tier: Option<&TierEarning>) -> Vec<EarningRule> {
+fn rules_for(config: &TenantConfig, tier: Option<&TierEarning>) -> Vec<EarningRule> {
     let mut rules = config.rules.clone();
     if let Some((_, benefit)) = tier {
         rules.extend(benefit.iter().cloned());

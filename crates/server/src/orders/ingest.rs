@@ -30,7 +30,7 @@
 use super::COMPLETED;
 use super::accrual::{
     CounterRead, Earner, TierEarning, accrue_order, counter_reads, format_code, member_changed,
-    member_tier, rules_for,
+    member_tier,
 };
 use super::input::OrderInput;
 use super::origin::{order_member, origin};
@@ -205,14 +205,12 @@ pub async fn ingest(m: &mut Mutation, prepared: Prepared) -> ApiResult<(bool, Or
     // round trip (see `order_intake`).
     let taken = match &member {
         Some(member) => {
-            let counters: Vec<RuleWindow> = counter_reads(
-                &rules_for(&config, Some(&tier)),
-                order.occurred_at,
-                &config.zone,
-            )?
-            .iter()
-            .map(CounterRead::rule_window)
-            .collect();
+            // The rules evaluation will see (`rules_for`): the tenant's, then the tier benefit.
+            let rules = config.rules.iter().chain(tier.1.iter());
+            let counters: Vec<RuleWindow> = counter_reads(rules, order.occurred_at, &config.zone)?
+                .iter()
+                .map(CounterRead::rule_window)
+                .collect();
             let intake = insert_order_locking(
                 &mut m.session,
                 m.tenant,
