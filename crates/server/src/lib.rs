@@ -19,6 +19,8 @@
 //! - [`vault`]: the keyring — PII encryption at rest, blind indexes, member-code signing.
 //! - [`secrets`], [`limiter`], [`telemetry`], [`workers`]: passwords and tokens, login limiting,
 //!   logs and metrics, background jobs.
+//! - [`writer_lane`], [`writer_affinity`]: where SQLite write transactions run, grouped, and
+//!   keeping its threads on one CPU.
 
 pub mod app;
 pub mod checkout;
@@ -44,6 +46,7 @@ pub mod tenancy;
 pub mod tiers;
 pub mod vault;
 pub mod workers;
+pub mod writer_affinity;
 pub mod writer_lane;
 
 use config::Settings;

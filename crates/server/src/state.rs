@@ -48,7 +48,7 @@ impl AppState {
             settings.login_max_failures,
             Duration::from_secs(settings.login_window_secs),
         );
-        let writer_lane = WriterLane::new(&store);
+        let writer_lane = WriterLane::new(&store, settings.sqlite_pin_writer);
         Self {
             store,
             writer_lane,

@@ -11,11 +11,14 @@
 //! The changes waiting when the writer frees up run as one [`WriteGroup`]: one transaction, a
 //! savepoint each, one commit (see [`huiyuan_store::write_group`] for what that saves). A change
 //! that fails is rolled back alone and answered at once; the others are answered after the
-//! group's commit, so no caller ever hears of a write that is not durable. PostgreSQL has many
+//! group's commit, so no caller ever hears of a write that is not durable. The lane's thread and
+//! sqlx's worker thread for the writer connection are kept on one CPU (see
+//! [`crate::writer_affinity`]) unless the settings say not to. PostgreSQL has many
 //! writers and its sockets belong to the main runtime's reactor, so there each change runs where
 //! it was called, in a transaction of its own.
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::writer_affinity::{self, Pinned};
 use huiyuan_store::write_group::WriteGroup;
 use huiyuan_store::{Session, Store, StoreError};
 use std::future::Future;
@@ -41,8 +44,9 @@ pub struct WriterLane {
 }
 
 impl WriterLane {
-    /// A lane on its own thread for SQLite; in place for PostgreSQL.
-    pub fn new(store: &Store) -> Self {
+    /// A lane on its own thread for SQLite, on one CPU with the writer connection's thread when
+    /// `pin` is set; in place for PostgreSQL.
+    pub fn new(store: &Store, pin: bool) -> Self {
         let in_place = Self { jobs: None };
         if store.backend_name() != "sqlite" {
             return in_place;
@@ -59,7 +63,11 @@ impl WriterLane {
         let started = std::thread::Builder::new()
             .name("huiyuan-writer".to_owned())
             // Runs until every clone of the lane (every sender) is gone.
-            .spawn(move || runtime.block_on(coordinate(store, waiting)));
+            .spawn(move || {
+                // Chosen before this thread is pinned, from the CPUs it inherited.
+                let cpu = pin.then(writer_affinity::choose_cpu).flatten();
+                runtime.block_on(coordinate(store, waiting, cpu))
+            });
         match started {
             Ok(_) => Self { jobs: Some(jobs) },
             Err(error) => {
@@ -110,8 +118,22 @@ impl WriterLane {
     }
 }
 
+/// Puts this thread and the writer connection's on `cpu` (see [`writer_affinity`]); a failure
+/// costs speed only, so it is logged and the lane goes on.
+fn pin(store: &Store, cpu: Option<usize>) {
+    let Some(worker) = store.sqlite_writer_thread() else {
+        return;
+    };
+    match writer_affinity::pin_with(&worker, cpu) {
+        Ok(Pinned::Cpu(cpu)) => tracing::info!(cpu, "SQLite writer threads kept on one CPU"),
+        Ok(Pinned::NotNeeded) => {}
+        Err(error) => tracing::warn!(%error, "could not keep the SQLite writer threads on one CPU"),
+    }
+}
+
 /// The lane's loop: takes the changes waiting, runs them as one group, commits, answers.
-async fn coordinate(store: Store, mut waiting: mpsc::UnboundedReceiver<Job>) {
+async fn coordinate(store: Store, mut waiting: mpsc::UnboundedReceiver<Job>, cpu: Option<usize>) {
+    pin(&store, cpu);
     while let Some(first) = waiting.recv().await {
         let mut group = match WriteGroup::begin(&store).await {
             Ok(Some(group)) => group,
@@ -120,6 +142,8 @@ async fn coordinate(store: Store, mut waiting: mpsc::UnboundedReceiver<Job>) {
                 // Dropping the change answers its caller 503; the next one tries again.
                 tracing::error!(%error, "could not begin a write transaction");
                 drop(first);
+                // The pool may open a new writer connection, on a new thread.
+                pin(&store, cpu);
                 continue;
             }
         };
@@ -153,6 +177,7 @@ async fn coordinate(store: Store, mut waiting: mpsc::UnboundedReceiver<Job>) {
         };
         if let Err(error) = &committed {
             tracing::error!(%error, changes = answers.len(), "a group of write transactions failed");
+            pin(&store, cpu);
         }
         for deliver in answers {
             deliver(committed.as_ref().map(|_| ()).map_err(group_failure));
@@ -213,7 +238,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn failed_changes_leave_their_group_and_answers_wait_for_the_commit() {
         let (_dir, store) = store_with_table().await;
-        let lane = WriterLane::new(&store);
+        let lane = WriterLane::new(&store, true);
         let fails = |id: i64| id % 3 == 0 || id % 7 == 0 || id % 11 == 5;
         let mut tasks = Vec::new();
         for id in 0..200_i64 {
@@ -266,5 +291,31 @@ mod tests {
         }
         let kept: Vec<i64> = (0..200).filter(|id| !fails(*id)).collect();
         assert_eq!(stored(&store, None).await, kept);
+    }
+
+    /// The lane keeps the store's writer thread on the one CPU it chose (when there are two or
+    /// more to choose from), and leaves it alone when told not to.
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_thread_is_kept_on_one_cpu_unless_told_not_to() {
+        for pin in [true, false] {
+            let (_dir, store) = store_with_table().await;
+            let lane = WriterLane::new(&store, pin);
+            lane.run(|session| async move {
+                let mut session = session.expect("SQLite changes run in a group");
+                insert(&mut session, 1).await?;
+                session.commit().await?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+            let worker = store.sqlite_writer_thread().unwrap();
+            let cpus = writer_affinity::cpus_of_thread(&worker).unwrap();
+            let all = writer_affinity::cpus_of_thread_self();
+            match (pin, writer_affinity::choose_cpu()) {
+                (true, Some(cpu)) => assert_eq!(cpus, vec![cpu]),
+                _ => assert_eq!(cpus, all, "pin: {pin}"),
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How much of the SQLite file each connection maps into memory (address space, not RAM).
@@ -18,6 +19,10 @@ const MMAP_BYTES: u64 = 1 << 30;
 
 /// File name of the embedded database inside the data directory.
 pub const SQLITE_FILE: &str = "huiyuan.db";
+
+/// How the thread sqlx runs a SQLite writer connection on is named: this and sqlx's connection
+/// number, unique in the process and within the kernel's 15 bytes for a million connections.
+const SQLITE_WRITER_THREAD_PREFIX: &str = "hy-sqlw-";
 
 /// Where the data lives. `url` set to `postgres://…` selects PostgreSQL; otherwise SQLite under
 /// `data_dir` (or at a `sqlite:` url).
@@ -91,6 +96,8 @@ enum Pools {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
+        /// See [`Store::sqlite_writer_thread`].
+        writer_thread: Arc<Mutex<String>>,
     },
     Postgres(PgPool),
 }
@@ -137,17 +144,33 @@ impl Store {
                     .pragma("temp_store", "memory");
                 // One writer: SQLite allows one anyway, and queueing in the pool is fair and
                 // never surfaces SQLITE_BUSY to a client.
+                // Kept for the life of the store: the server keeps its thread on one CPU with
+                // the writer lane, and finds it by the name recorded here.
+                let writer_thread = Arc::new(Mutex::new(String::new()));
+                let naming = writer_thread.clone();
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
+                    .max_lifetime(None)
+                    .idle_timeout(None)
                     .acquire_timeout(settings.acquire_timeout)
-                    .connect_with(options.clone())
+                    .connect_with(options.clone().thread_name(move |id| {
+                        let name = format!("{SQLITE_WRITER_THREAD_PREFIX}{id}");
+                        if let Ok(mut named) = naming.lock() {
+                            named.clone_from(&name);
+                        }
+                        name
+                    }))
                     .await?;
                 let reader = SqlitePoolOptions::new()
                     .max_connections(settings.sqlite_readers.max(1))
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(options.read_only(true))
                     .await?;
-                Pools::Sqlite { writer, reader }
+                Pools::Sqlite {
+                    writer,
+                    reader,
+                    writer_thread,
+                }
             }
         };
         Ok(Self { pools })
@@ -168,6 +191,17 @@ impl Store {
         match self.pools {
             Pools::Sqlite { .. } => "sqlite",
             Pools::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The name of the thread running the SQLite writer connection (the newest, should the pool
+    /// have replaced it); `None` on PostgreSQL.
+    pub fn sqlite_writer_thread(&self) -> Option<String> {
+        match &self.pools {
+            Pools::Sqlite { writer_thread, .. } => {
+                writer_thread.lock().ok().map(|name| name.clone())
+            }
+            Pools::Postgres(_) => None,
         }
     }
 
@@ -210,7 +244,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { writer, reader } => {
+            Pools::Sqlite { writer, reader, .. } => {
                 reader.close().await;
                 writer.close().await;
             }
