@@ -105,6 +105,14 @@ impl Mutation {
     }
 }
 
+/// What a transaction answers; the response is built from it once the writer lane is done.
+enum Answer<T> {
+    Fresh(StatusCode, T),
+    /// Serialised already, to be kept under the request's Idempotency-Key.
+    Kept(StatusCode, serde_json::Value),
+    Replayed(Response),
+}
+
 /// The change itself, borrowing the open [`Mutation`].
 pub type Work<'a, T> = Pin<Box<dyn Future<Output = ApiResult<T>> + Send + 'a>>;
 
@@ -162,7 +170,7 @@ impl AppState {
     {
         let (app, caller, meta) = (self.clone(), caller.clone(), meta.clone());
         let tenant = caller.tenant_id;
-        let (response, config_changed) =
+        let (answer, config_changed) =
             self.writer_lane
                 .run(move |session| async move {
                     app.transact(session, &caller, &meta, redact, work).await
@@ -172,11 +180,16 @@ impl AppState {
         if config_changed {
             self.config.invalidate(tenant);
         }
-        Ok(response)
+        // Serialised here, off the writer lane's thread, which every write waits for.
+        Ok(match answer {
+            Answer::Fresh(status, value) => (status, Json(value)).into_response(),
+            Answer::Kept(status, body) => (status, Json(body)).into_response(),
+            Answer::Replayed(response) => response,
+        })
     }
 
     /// [`AppState::mutate_answering`] where it is called: in `session`, or in a transaction of
-    /// its own. Answers the response and whether cached configuration changed.
+    /// its own. Answers what to respond and whether cached configuration changed.
     async fn transact<T, F>(
         &self,
         session: Option<Session>,
@@ -184,7 +197,7 @@ impl AppState {
         meta: &WriteMeta,
         redact: fn(&mut serde_json::Value),
         work: F,
-    ) -> ApiResult<(Response, bool)>
+    ) -> ApiResult<(Answer<T>, bool)>
     where
         T: Serialize,
         F: for<'a> FnOnce(&'a mut Mutation) -> Work<'a, (StatusCode, T)>,
@@ -214,7 +227,9 @@ impl AppState {
             .await?
             {
                 Claim::New => {}
-                Claim::Replay(stored) => return replay(&self.vault, stored).map(|r| (r, false)),
+                Claim::Replay(stored) => {
+                    return replay(&self.vault, stored).map(|r| (Answer::Replayed(r), false));
+                }
                 Claim::Mismatch => {
                     return Err(ApiError::with_detail(
                         ErrorCode::IdempotencyKeyReused,
@@ -224,8 +239,14 @@ impl AppState {
             }
         }
         let (status, result) = work(&mut mutation).await?;
-        let body = serde_json::to_value(result).map_err(ApiError::internal)?;
-        if let Some((key, actor)) = key {
+        let answer = match key {
+            None => Answer::Fresh(status, result),
+            Some(_) => Answer::Kept(
+                status,
+                serde_json::to_value(result).map_err(ApiError::internal)?,
+            ),
+        };
+        if let (Some((key, actor)), Answer::Kept(_, body)) = (key, &answer) {
             let mut kept = body.clone();
             redact(&mut kept);
             // Responses may carry personal data (a member view for a caller with `pii:read`):
@@ -244,7 +265,7 @@ impl AppState {
         }
         let config_changed = mutation.changes_config();
         mutation.commit().await?;
-        Ok(((status, Json(body)).into_response(), config_changed))
+        Ok((answer, config_changed))
     }
 }
 
