@@ -61,8 +61,9 @@ pub struct Settings {
     /// Most identifiers of one kind a member may carry, by kind (overrides the defaults).
     pub identity_limits: std::collections::BTreeMap<String, usize>,
     /// SQLite: keep the writer lane's thread and the writer connection's thread on one CPU (the
-    /// last the process may use), which saves a cross-CPU wake-up at every statement. Turn off
-    /// when that CPU is reserved for something else.
+    /// last the process may use), the lane as a batch thread, which saves a cross-CPU wake-up
+    /// and most thread switches at every statement. Turn off when that CPU is reserved for
+    /// something else.
     pub sqlite_pin_writer: bool,
 }
 
