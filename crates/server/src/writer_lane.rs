@@ -118,8 +118,8 @@ impl WriterLane {
     }
 }
 
-/// Puts this thread and the writer connection's on `cpu` (see [`writer_affinity`]); a failure
-/// costs speed only, so it is logged and the lane goes on.
+/// Puts this thread and the writer connection's on `cpu` and makes this one a batch thread (see
+/// [`writer_affinity`]); a failure costs speed only, so it is logged and the lane goes on.
 fn pin(store: &Store, cpu: Option<usize>) {
     let Some(worker) = store.sqlite_writer_thread() else {
         return;
@@ -127,7 +127,10 @@ fn pin(store: &Store, cpu: Option<usize>) {
     match writer_affinity::pin_with(&worker, cpu) {
         Ok(Pinned::Cpu(cpu)) => tracing::info!(cpu, "SQLite writer threads kept on one CPU"),
         Ok(Pinned::NotNeeded) => {}
-        Err(error) => tracing::warn!(%error, "could not keep the SQLite writer threads on one CPU"),
+        Err(error) => tracing::warn!(
+            %error,
+            "could not pin the SQLite writer threads to one CPU or make the lane a batch thread"
+        ),
     }
 }
 
