@@ -70,7 +70,7 @@ pub(super) fn counter_reads<'r>(
     tz: &jiff::tz::TimeZone,
 ) -> ApiResult<Vec<CounterRead>> {
     let mut reads = Vec::new();
-    for rule in rules.into_iter().filter(|rule| rule.caps.needs_counters()) {
+    for rule in rules {
         if rule.caps.per_member_day_points.is_some() {
             let window = day_window(occurred_at, tz)
                 .ok_or_else(|| ApiError::internal("order time outside the calendar"))?;
@@ -124,17 +124,14 @@ pub(super) async fn context(
             values
         }
     };
+    // Every rule with a day or period cap has at least one read.
     let mut counters: BTreeMap<Uuid, EarnedSoFar> = BTreeMap::new();
-    for rule in rules.iter().filter(|rule| rule.caps.needs_counters()) {
-        counters.insert(rule.id, EarnedSoFar::default());
-    }
     for (read, value) in reads.iter().zip(values) {
-        if let Some(earned) = counters.get_mut(&read.rule) {
-            if read.day {
-                earned.already_earned_today = value;
-            } else {
-                earned.already_earned_in_period = value;
-            }
+        let earned = counters.entry(read.rule).or_default();
+        if read.day {
+            earned.already_earned_today = value;
+        } else {
+            earned.already_earned_in_period = value;
         }
     }
     context.earned_so_far = counters;
