@@ -23,7 +23,9 @@ mod import;
 mod orders;
 
 /// mimalloc instead of glibc's allocator: the writer lane's thread, which every write waits for,
-/// spent a sixth of its time in malloc and free (BENCHMARKS.md, orders).
+/// spent a sixth of its time in malloc and free (BENCHMARKS.md, orders). The workspace enables
+/// mimalloc's `override`, so SQLite's own `malloc`/`free` use it too: sqlx frees the values its
+/// SQLite thread allocated for each row on another thread, which glibc's arenas serialise.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
