@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""What SQLite itself allows for a first member import, with no Huiyuan code in the loop.
+
+Copies the members, identifiers and name-search tokens that `huiyuan-bench import` wrote into a
+fresh database built from the SQLite migrations, 5,000 members per transaction, in the order the
+importer writes them (identifiers and tokens sorted by their index keys), under the import's
+connection settings. Only the inserts: no look-ups, no review, no deciding. Prints members per
+second of wall time and the share of CPU samples inside SQLite when run under `perf record`.
+
+    ./target/release/huiyuan-bench import --database-url 'sqlite:///tmp/import.sqlite?mode=rwc'
+    python3 crates/bench/sqlite/import_bound.py /tmp/import.sqlite
+    # SQLite's own share of the time (the rest is Python building the rows):
+    perf record -o /tmp/bound.data python3 crates/bench/sqlite/import_bound.py /tmp/import.sqlite
+    perf report -i /tmp/bound.data --sort dso --stdio | head -20
+"""
+
+import argparse
+import glob
+import os
+import sqlite3
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MIGRATIONS = os.path.join(HERE, "..", "..", "store", "migrations", "sqlite", "*.sql")
+BATCH = 5_000
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("source", help="a SQLite database `huiyuan-bench import` filled")
+    parser.add_argument("--batch", type=int, default=BATCH)
+    args = parser.parse_args()
+
+    source = sqlite3.connect(args.source)
+    tenant = source.execute("SELECT tenant_id FROM members GROUP BY tenant_id ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    members = source.execute("SELECT * FROM members WHERE tenant_id = ? ORDER BY seq", (tenant,)).fetchall()
+    member_columns = [d[0] for d in source.execute("SELECT * FROM members LIMIT 0").description]
+    identifiers = {}
+    for row in source.execute("SELECT * FROM member_identifiers WHERE tenant_id = ?", (tenant,)):
+        identifiers.setdefault(row[1], []).append(row)
+    identifier_columns = [d[0] for d in source.execute("SELECT * FROM member_identifiers LIMIT 0").description]
+    tokens = {}
+    for row in source.execute("SELECT tenant_id, token, member_id FROM member_search_tokens WHERE tenant_id = ?", (tenant,)):
+        tokens.setdefault(row[2], []).append(row)
+    tenant_row = source.execute("SELECT * FROM tenants WHERE tenant_id = ?", (tenant,)).fetchone()
+    tenant_columns = [d[0] for d in source.execute("SELECT * FROM tenants LIMIT 0").description]
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = sqlite3.connect(os.path.join(folder, "bound.sqlite"), isolation_level=None)
+        for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
+                       "temp_store = MEMORY", "cache_size = -131072", "wal_autocheckpoint = 100000"):
+            db.execute(f"PRAGMA {pragma}")
+        for path in sorted(glob.glob(MIGRATIONS)):
+            with open(path) as f:
+                db.executescript(f.read())
+        db.execute(f"INSERT INTO tenants ({', '.join(tenant_columns)}) VALUES ({', '.join('?' * len(tenant_columns))})", tenant_row)
+        insert_member = f"INSERT INTO members ({', '.join(member_columns)}) VALUES ({', '.join('?' * len(member_columns))})"
+        insert_identifier = (f"INSERT INTO member_identifiers ({', '.join(identifier_columns)}) "
+                             f"VALUES ({', '.join('?' * len(identifier_columns))})")
+        insert_token = "INSERT INTO member_search_tokens (tenant_id, token, member_id) VALUES (?, ?, ?)"
+        kind = identifier_columns.index("kind")
+        index = identifier_columns.index("value_index")
+
+        started, cpu = time.perf_counter(), time.process_time()
+        for at in range(0, len(members), args.batch):
+            batch = members[at:at + args.batch]
+            ids = [m[1] for m in batch]
+            batch_identifiers = sorted((r for i in ids for r in identifiers.get(i, [])), key=lambda r: (r[kind], r[index]))
+            batch_tokens = sorted((r for i in ids for r in tokens.get(i, [])), key=lambda r: (r[1], r[2]))
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(insert_member, batch)
+            db.executemany(insert_identifier, batch_identifiers)
+            db.executemany(insert_token, batch_tokens)
+            db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        identifier_count = sum(len(v) for v in identifiers.values())
+        token_count = sum(len(v) for v in tokens.values())
+        print(f"SQLite {sqlite3.sqlite_version}: {len(members)} members, {identifier_count} identifiers, "
+              f"{token_count} tokens in {seconds:.2f} s ({cpu:.2f} s CPU) = {len(members) / seconds:.0f} members/s")
+
+
+if __name__ == "__main__":
+    main()
