@@ -30,6 +30,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("source", help="a SQLite database `huiyuan-bench import` filled")
     parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--page-size", type=int, help="bytes per page of the fresh database")
+    parser.add_argument("--without-tokens", action="store_true",
+                        help="leave the name-search tokens out (what name search costs)")
     args = parser.parse_args()
 
     source = sqlite3.connect(args.source)
@@ -48,6 +51,8 @@ def main():
 
     with tempfile.TemporaryDirectory() as folder:
         db = sqlite3.connect(os.path.join(folder, "bound.sqlite"), isolation_level=None)
+        if args.page_size:
+            db.execute(f"PRAGMA page_size = {args.page_size}")
         for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON",
                        "temp_store = MEMORY", "cache_size = -131072", "wal_autocheckpoint = 100000"):
             db.execute(f"PRAGMA {pragma}")
@@ -71,13 +76,15 @@ def main():
             db.execute("BEGIN IMMEDIATE")
             db.executemany(insert_member, batch)
             db.executemany(insert_identifier, batch_identifiers)
-            db.executemany(insert_token, batch_tokens)
+            if not args.without_tokens:
+                db.executemany(insert_token, batch_tokens)
             db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         identifier_count = sum(len(v) for v in identifiers.values())
-        token_count = sum(len(v) for v in tokens.values())
-        print(f"SQLite {sqlite3.sqlite_version}: {len(members)} members, {identifier_count} identifiers, "
+        token_count = 0 if args.without_tokens else sum(len(v) for v in tokens.values())
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        print(f"SQLite {sqlite3.sqlite_version}, {page_size}-byte pages: {len(members)} members, {identifier_count} identifiers, "
               f"{token_count} tokens in {seconds:.2f} s ({cpu:.2f} s CPU) = {len(members) / seconds:.0f} members/s")
 
 
