@@ -241,28 +241,26 @@ impl AppState {
         let (status, result) = work(&mut mutation).await?;
         let answer = match key {
             None => Answer::Fresh(status, result),
-            Some(_) => Answer::Kept(
-                status,
-                serde_json::to_value(result).map_err(ApiError::internal)?,
-            ),
+            Some((key, actor)) => {
+                let body = serde_json::to_value(result).map_err(ApiError::internal)?;
+                let mut kept = body.clone();
+                redact(&mut kept);
+                // Responses may carry personal data (a member view for a caller with `pii:read`):
+                // kept sealed like any other personal data at rest.
+                let stored = StoredResponse {
+                    status_code: status.as_u16(),
+                    body: serde_json::json!({ "sealed": self.vault.seal(&kept.to_string()) }),
+                };
+                idempotency::defer_complete(
+                    &mut mutation.session,
+                    caller.tenant_id,
+                    actor,
+                    key,
+                    &stored,
+                );
+                Answer::Kept(status, body)
+            }
         };
-        if let (Some((key, actor)), Answer::Kept(_, body)) = (key, &answer) {
-            let mut kept = body.clone();
-            redact(&mut kept);
-            // Responses may carry personal data (a member view for a caller with `pii:read`):
-            // kept sealed like any other personal data at rest.
-            let stored = StoredResponse {
-                status_code: status.as_u16(),
-                body: serde_json::json!({ "sealed": self.vault.seal(&kept.to_string()) }),
-            };
-            idempotency::defer_complete(
-                &mut mutation.session,
-                caller.tenant_id,
-                actor,
-                key,
-                &stored,
-            );
-        }
         let config_changed = mutation.changes_config();
         mutation.commit().await?;
         Ok((answer, config_changed))
