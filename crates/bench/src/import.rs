@@ -218,11 +218,7 @@ fn print(label: &str, counts: &ImportCounts, seconds: f64) {
 
 pub async fn run(rows: u64, batch_rows: usize, database_url: Option<String>) -> anyhow::Result<()> {
     let data_dir = tempfile::tempdir()?;
-    let backend = if database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let backend = super::backend_name(database_url.as_deref());
     let file = data_dir.path().join("legacy-members.csv");
     let started = Instant::now();
     let (rows, invalid) = generate(&file, rows)?;

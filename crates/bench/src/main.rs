@@ -214,11 +214,13 @@ async fn start_server(database_url: Option<String>) -> anyhow::Result<Server> {
 }
 
 /// The database a run uses, as the report names it.
+/// The database a run uses, for its report: a `--database-url` may name either.
 fn backend_name(database_url: Option<&str>) -> &'static str {
-    if database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
+    match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            "postgres"
+        }
+        _ => "sqlite",
     }
 }
 
@@ -274,11 +276,7 @@ async fn writes(
     duration: Duration,
     database_url: Option<String>,
 ) -> anyhow::Result<()> {
-    let backend = if database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let backend = backend_name(database_url.as_deref());
     let server = start_server(database_url).await?;
     let base = format!("http://{}", server.address);
     let client = reqwest::Client::builder()
@@ -400,4 +398,17 @@ async fn writes(
         bail!("some writes failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backend_name;
+
+    #[test]
+    fn reports_name_the_database_the_url_names() {
+        assert_eq!(backend_name(None), "sqlite");
+        assert_eq!(backend_name(Some("sqlite:///tmp/import.sqlite?mode=rwc")), "sqlite");
+        assert_eq!(backend_name(Some("postgres://postgres@127.0.0.1:5432/x")), "postgres");
+        assert_eq!(backend_name(Some("postgresql://postgres@127.0.0.1/x")), "postgres");
+    }
 }

@@ -52,11 +52,7 @@ impl Phase {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let backend = if options.database_url.is_some() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
+    let backend = super::backend_name(options.database_url.as_deref());
     let server = start_server(options.database_url.clone()).await?;
     let base = format!("http://{}/api/v1", server.address);
     let client = reqwest::Client::builder()
