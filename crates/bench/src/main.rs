@@ -407,8 +407,17 @@ mod tests {
     #[test]
     fn reports_name_the_database_the_url_names() {
         assert_eq!(backend_name(None), "sqlite");
-        assert_eq!(backend_name(Some("sqlite:///tmp/import.sqlite?mode=rwc")), "sqlite");
-        assert_eq!(backend_name(Some("postgres://postgres@127.0.0.1:5432/x")), "postgres");
-        assert_eq!(backend_name(Some("postgresql://postgres@127.0.0.1/x")), "postgres");
+        assert_eq!(
+            backend_name(Some("sqlite:///tmp/import.sqlite?mode=rwc")),
+            "sqlite"
+        );
+        assert_eq!(
+            backend_name(Some("postgres://postgres@127.0.0.1:5432/x")),
+            "postgres"
+        );
+        assert_eq!(
+            backend_name(Some("postgresql://postgres@127.0.0.1/x")),
+            "postgres"
+        );
     }
 }
