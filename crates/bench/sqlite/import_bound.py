@@ -12,6 +12,9 @@ second of wall time and the share of CPU samples inside SQLite when run under `p
     # SQLite's own share of the time (the rest is Python building the rows):
     perf record -o /tmp/bound.data python3 crates/bench/sqlite/import_bound.py /tmp/import.sqlite
     perf report -i /tmp/bound.data --sort dso --stdio | head -20
+    # SQLite alone from C: the same inserts run by the sqlite3 shell (Debian: apt install sqlite3),
+    # Python only staging them:
+    python3 crates/bench/sqlite/import_bound.py /tmp/import.sqlite --cli
 """
 
 import argparse

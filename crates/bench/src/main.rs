@@ -213,7 +213,6 @@ async fn start_server(database_url: Option<String>) -> anyhow::Result<Server> {
     })
 }
 
-/// The database a run uses, as the report names it.
 /// The database a run uses, for its report: a `--database-url` may name either.
 fn backend_name(database_url: Option<&str>) -> &'static str {
     match database_url {
