@@ -124,6 +124,7 @@ def replay_in_cli(folder, args, members, member_columns, identifiers, identifier
     stage.execute(f"CREATE TABLE member_identifiers ({', '.join(identifier_columns)})")
     stage.execute("CREATE TABLE member_search_tokens (tenant_id, token, member_id)")
     ranges = []
+    next_rowid = {"members": 1, "member_identifiers": 1, "member_search_tokens": 1}
     stage.execute("BEGIN")
     for at in range(0, len(members), args.batch):
         batch = members[at:at + args.batch]
@@ -135,9 +136,10 @@ def replay_in_cli(folder, args, members, member_columns, identifiers, identifier
         spans = []
         for table, rows in (("members", batch), ("member_identifiers", batch_identifiers),
                             ("member_search_tokens", batch_tokens)):
-            first = (stage.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()[0]) + 1
+            first = next_rowid[table]
             if rows:
                 stage.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+            next_rowid[table] = first + len(rows)
             spans.append((table, first, first + len(rows) - 1))
         ranges.append(spans)
     stage.execute("COMMIT")

@@ -215,11 +215,9 @@ async fn start_server(database_url: Option<String>) -> anyhow::Result<Server> {
 
 /// The database a run uses, for its report: a `--database-url` may name either.
 fn backend_name(database_url: Option<&str>) -> &'static str {
-    match database_url {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            "postgres"
-        }
-        _ => "sqlite",
+    match database_url.is_some_and(huiyuan_store::backend::is_postgres_url) {
+        true => "postgres",
+        false => "sqlite",
     }
 }
 

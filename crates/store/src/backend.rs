@@ -47,10 +47,13 @@ impl DatabaseSettings {
     }
 
     pub fn is_postgres(&self) -> bool {
-        self.url
-            .as_deref()
-            .is_some_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        self.url.as_deref().is_some_and(is_postgres_url)
     }
+}
+
+/// Whether a database URL names PostgreSQL; any other selects SQLite.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 impl Default for DatabaseSettings {
