@@ -197,7 +197,7 @@ pub async fn run(
         percentile(&confirms, 0.99),
         percentile(&confirms, 1.0)
     );
-    let report = huiyuan_server::ledger::verify_all(&server.store)
+    let report = huiyuan_server::app::ledger::verify_all(&server.store)
         .await
         .map_err(|e| anyhow::anyhow!("verify failed: {e:?}"))?;
     println!(

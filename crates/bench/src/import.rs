@@ -6,12 +6,12 @@
 
 use anyhow::{bail, ensure};
 use huiyuan_domain::ids::TenantId;
-use huiyuan_server::config::Settings;
-use huiyuan_server::identity::import::{
+use huiyuan_server::app::identity::import::{
     CsvRows, ImportCounts, Importer, RunOptions, describe, import_csv,
 };
-use huiyuan_server::state::AppState;
-use huiyuan_server::tenancy::{NewTenant, create_tenant};
+use huiyuan_server::app::state::AppState;
+use huiyuan_server::app::tenancy::{NewTenant, create_tenant};
+use huiyuan_server::config::Settings;
 use huiyuan_store::Store;
 use huiyuan_store::backend::Backend;
 use std::io::{BufReader, BufWriter, Write};

@@ -31,8 +31,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use huiyuan_server::app::{build_app, serve};
 use huiyuan_server::config::Settings;
+use huiyuan_server::http::service::{build_app, serve};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -114,7 +114,7 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         rows: u64,
         /// Rows per transaction.
-        #[arg(long, default_value_t = huiyuan_server::identity::import::DEFAULT_BATCH_ROWS)]
+        #[arg(long, default_value_t = huiyuan_server::app::identity::import::DEFAULT_BATCH_ROWS)]
         batch_size: usize,
         /// `postgres://…` to run against PostgreSQL (the run adds a tenant with its members); a
         /// fresh SQLite database otherwise.

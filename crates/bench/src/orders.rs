@@ -125,7 +125,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         ensure!(fixed.failures == 0, "some orders failed");
     }
 
-    let report = huiyuan_server::ledger::verify_all(&server.store)
+    let report = huiyuan_server::app::ledger::verify_all(&server.store)
         .await
         .map_err(|error| anyhow::anyhow!("{error:?}"))?;
     println!(

@@ -3,10 +3,10 @@
 
 use clap::Subcommand;
 use huiyuan_domain::auth::{Actor, PermissionSet};
+use huiyuan_server::app::credentials::api_keys::{create_api_key, parse_new_key};
+use huiyuan_server::app::mutation::Mutation;
+use huiyuan_server::app::tenancy::{self, ADMIN_USERNAME, NewTenant};
 use huiyuan_server::config::Settings;
-use huiyuan_server::mutation::Mutation;
-use huiyuan_server::routes::{create_api_key, parse_new_key};
-use huiyuan_server::tenancy::{self, ADMIN_USERNAME, NewTenant};
 use huiyuan_store::{Store, org};
 
 #[derive(Subcommand)]

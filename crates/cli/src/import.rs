@@ -1,16 +1,16 @@
 //! `huiyuan import members FILE.csv`: legacy members from a CSV export, a transaction per batch,
 //! with a progress bar, a reject file and a probable-duplicate report. The cleaning, matching
-//! and writing are the server's ([`huiyuan_server::identity::import`]), so the file and the bulk
+//! and writing are the server's ([`huiyuan_server::app::identity::import`]), so the file and the bulk
 //! API behave alike. Changes are audited with the `system` actor.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use huiyuan_server::config::Settings;
-use huiyuan_server::identity::import::{
+use huiyuan_server::app::identity::import::{
     CsvRows, DEFAULT_BATCH_ROWS, DuplicateFile, ImportCounts, Importer, MAX_BATCH_ROWS, RejectFile,
     RunOptions, import_csv, parse_mapping,
 };
-use huiyuan_server::tenancy::{self, ADMIN_USERNAME};
+use huiyuan_server::app::tenancy::{self, ADMIN_USERNAME};
+use huiyuan_server::config::Settings;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -90,7 +90,7 @@ async fn members(settings: Settings, args: MembersArgs) -> anyhow::Result<()> {
     let tenant = match &args.tenant {
         Some(slug) => tenancy::find_tenant(&state.store, slug)
             .await
-            .map_err(huiyuan_server::identity::import::describe)?
+            .map_err(huiyuan_server::app::identity::import::describe)?
             .ok_or_else(|| anyhow::anyhow!("no tenant with slug '{slug}'"))?,
         None => opened.default_tenant,
     };

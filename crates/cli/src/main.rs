@@ -9,7 +9,7 @@
 
 mod admin;
 mod import;
-mod keys;
+mod rotate_keys;
 mod serve;
 mod verify;
 
@@ -73,7 +73,7 @@ enum Command {
     /// Prove every points balance equals the sum of its entries; non-zero exit on any mismatch.
     Verify,
     /// Seal personal data with a new key and re-encrypt what the old keys sealed.
-    RotateKeys(keys::RotateKeysArgs),
+    RotateKeys(rotate_keys::RotateKeysArgs),
 }
 
 fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
@@ -87,7 +87,7 @@ fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Openapi = cli.command {
-        println!("{}", huiyuan_server::routes::openapi_document());
+        println!("{}", huiyuan_server::http::openapi_document());
         return ExitCode::SUCCESS;
     }
     let listen = match &cli.command {
@@ -127,7 +127,7 @@ fn main() -> ExitCode {
             Command::ApiKey(command) => admin::api_key(settings, command).await,
             Command::Import(command) => import::run(settings, command).await,
             Command::Verify => verify::run(settings).await,
-            Command::RotateKeys(args) => keys::run(settings, args).await,
+            Command::RotateKeys(args) => rotate_keys::run(settings, args).await,
         }
     });
     match result {

@@ -1,8 +1,8 @@
 //! `huiyuan serve`.
 
-use huiyuan_server::app::{build_app, serve};
+use huiyuan_server::app::tenancy::ADMIN_USERNAME;
 use huiyuan_server::config::Settings;
-use huiyuan_server::tenancy::ADMIN_USERNAME;
+use huiyuan_server::http::service::{build_app, serve};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;

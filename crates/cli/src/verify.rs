@@ -7,7 +7,7 @@ use huiyuan_store::Store;
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database()).await?;
     store.migrate().await?;
-    let report = huiyuan_server::ledger::verify_all(&store)
+    let report = huiyuan_server::app::ledger::verify_all(&store)
         .await
         .map_err(|error| anyhow::anyhow!("{error:?}"))?;
     store.close().await;

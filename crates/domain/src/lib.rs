@@ -4,7 +4,7 @@
 //! - [`ids`]: typed, time-ordered identifiers (UUIDv7) for every entity.
 //! - [`validation`]: field errors collected while parsing wire input into domain values.
 //! - [`org`]: the organisation — tenants, business formats (业态), stores and merchants, channels.
-//! - [`accounts`]: roles, staff accounts, API keys and the bearer token format.
+//! - [`credentials`]: roles, staff accounts, API keys and the bearer token format.
 //! - [`audit`]: the append-only audit trail entry.
 //! - [`auth`]: permissions, roles, data scopes and the single access decision every handler uses.
 //! - [`checkout`]: pricing a cart with coupons and points as cash (cap, unit, "points + cash").
@@ -23,11 +23,11 @@
 //!
 //! Wire input becomes these types at the edge; past the edge an invalid value cannot exist.
 
-pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod checkout;
 pub mod coupons;
+pub mod credentials;
 pub mod earning;
 pub mod identity;
 pub mod ids;

@@ -2,7 +2,7 @@
 //! label values stay bounded); server faults are logged once here, inside the request's span.
 
 use crate::config::LogFormat;
-use crate::error::ErrorCause;
+use crate::http::problem::ErrorCause;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;

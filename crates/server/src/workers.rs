@@ -4,7 +4,7 @@
 //! lot two nodes settle at the same moment is settled once and the other node skips it; expired
 //! checkouts are claimed with `FOR UPDATE SKIP LOCKED` and released by compare-and-set.
 
-use crate::state::AppState;
+use crate::app::state::AppState;
 use huiyuan_store::{idempotency, utc_now};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -32,14 +32,14 @@ pub fn spawn(app: AppState) -> JoinHandle<()> {
                 Ok(_) => {}
                 Err(error) => tracing::warn!(?error, "points settlement failed"),
             }
-            match crate::checkout::close::release_expired(&settler, utc_now()).await {
+            match crate::app::checkout::close::release_expired(&settler, utc_now()).await {
                 Ok(0) => {}
                 Ok(released) => tracing::info!(released, "expired checkouts released"),
                 Err(error) => tracing::warn!(?error, "checkout expiry failed"),
             }
-            crate::rewards::birthday_tick(&settler, utc_now()).await;
-            crate::coupons::birthday_tick(&settler, utc_now()).await;
-            if let Err(error) = crate::tiers::evaluate_due(&settler, utc_now()).await {
+            crate::app::event_rewards::birthday_tick(&settler, utc_now()).await;
+            crate::app::coupons::birthday_tick(&settler, utc_now()).await;
+            if let Err(error) = crate::app::tiers::evaluate_due(&settler, utc_now()).await {
                 tracing::warn!(?error, "tier evaluation failed");
             }
         }
@@ -74,7 +74,7 @@ pub async fn sweep_idempotency_keys(app: &AppState) -> Result<u64, huiyuan_store
 pub async fn settle_due_points(
     app: &AppState,
     now: time::OffsetDateTime,
-) -> crate::error::ApiResult<(i64, i64)> {
+) -> crate::app::error::ApiResult<(i64, i64)> {
     let mut session = app.store.read().await?;
     let tenants = huiyuan_store::tenants::list(&mut session, 10_000).await?;
     let mut work = Vec::new();
@@ -102,7 +102,7 @@ pub async fn settle_due_points(
     drop(session);
     let (mut released, mut expired) = (0, 0);
     for (tenant, member) in work {
-        let mut mutation = crate::mutation::Mutation::begin(
+        let mut mutation = crate::app::mutation::Mutation::begin(
             &app.store,
             tenant,
             huiyuan_domain::auth::Actor::System,
@@ -110,7 +110,7 @@ pub async fn settle_due_points(
         )
         .await?;
         mutation.now = now;
-        let (r, e) = crate::ledger::settle_member(&mut mutation, member).await?;
+        let (r, e) = crate::app::ledger::settle_member(&mut mutation, member).await?;
         mutation.commit().await?;
         released += r;
         expired += e;

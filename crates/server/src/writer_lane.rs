@@ -1,4 +1,4 @@
-//! A thread of its own for SQLite write transactions (every [`crate::mutation`] runs there), and
+//! A thread of its own for SQLite write transactions (every [`crate::app::mutation`] runs there), and
 //! group commit over them.
 //!
 //! SQLite has one writer connection, and a transaction holds it from `BEGIN` to `COMMIT`. Each
@@ -17,7 +17,7 @@
 //! writers and its sockets belong to the main runtime's reactor, so there each change runs where
 //! it was called, in a transaction of its own.
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::writer_affinity::{self, Pinned};
 use huiyuan_store::write_group::WriteGroup;
 use huiyuan_store::{Session, Store, StoreError};

@@ -3,15 +3,21 @@
 //! - [`backend`]: the pools and [`Session`], a read connection or a write transaction on either
 //!   database; every query is written once and runs on both.
 //! - [`tenants`], [`org`], [`auth`], [`audit`], [`idempotency`]: one module per capability.
-//! - [`coupons`], [`coupon_redemptions`]: coupon templates, issued coupons with their quota
-//!   counters, the redemption journal and cross-format settlement records.
+//! - [`members`]: member rows, identifiers, search tokens, bulk import; [`members::merges`]: the
+//!   merge registry and member locks.
+//! - [`ledger`], [`orders`], [`earning_rules`], [`tiers`], [`event_rewards`]: points entries and
+//!   lots, orders and refunds, earning rules and their counters, tiers, event-reward claims.
+//! - [`coupons`]: coupon templates, issued coupons with their quota counters;
+//!   [`coupons::redemptions`]: the redemption journal and cross-format settlement records.
+//! - [`reseal`]: re-encrypting personal data sealed under older keys.
 //! - [`checkout`]: checkouts holding coupons and points until confirmed, cancelled or expired,
 //!   and the points-as-cash settings.
 //! - [`mall`]: the points mall — rewards with guarded stock, redemptions, per-member limit counters.
 //! - [`settlement`]: settlement policy and revenue split rules, a period's sums by aggregate
 //!   range queries, statements (draft → closed by compare-and-set) and their merchant lines.
 //! - [`order_intake`]: a member's order inserted and its balance locked in one round trip.
-//! - [`deferred`]: writes nobody reads the outcome of, queued and sent in one round trip.
+//! - [`deferred`], [`write_group`]: writes nobody reads the outcome of, queued and sent in one
+//!   round trip; SQLite changes grouped under one commit.
 //! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
 //!   single-record checks apply the same rule.
 //!
@@ -22,21 +28,19 @@ pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod checkout;
-pub mod coupon_redemptions;
 pub mod coupons;
 pub mod deferred;
 pub mod earning_rules;
 mod error;
-pub mod events;
+pub mod event_rewards;
 pub mod idempotency;
-pub mod keys;
 pub mod ledger;
 pub mod mall;
 pub mod members;
-pub mod merges;
 pub mod order_intake;
 pub mod orders;
 pub mod org;
+pub mod reseal;
 pub mod scope_sql;
 pub mod settlement;
 pub mod tenants;

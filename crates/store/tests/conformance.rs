@@ -20,8 +20,8 @@ mod checkout;
 mod coupons;
 #[path = "conformance/deferred.rs"]
 mod deferred;
-#[path = "conformance/events.rs"]
-mod events;
+#[path = "conformance/event_rewards.rs"]
+mod event_rewards;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 #[path = "conformance/idempotency.rs"]
@@ -30,8 +30,6 @@ mod idempotency;
 mod import;
 #[path = "conformance/isolation.rs"]
 mod isolation;
-#[path = "conformance/keys.rs"]
-mod keys;
 #[path = "conformance/mall.rs"]
 mod mall;
 #[path = "conformance/merges.rs"]
@@ -40,6 +38,8 @@ mod merges;
 mod orders;
 #[path = "conformance/org.rs"]
 mod org;
+#[path = "conformance/reseal.rs"]
+mod reseal;
 #[path = "conformance/schema.rs"]
 mod schema;
 #[path = "conformance/scopes.rs"]

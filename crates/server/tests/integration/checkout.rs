@@ -390,7 +390,7 @@ async fn expiry_releases_reservations_once(app: &TestApp) {
     )
     .unwrap();
     assert_eq!(expires_at - created, Duration::minutes(15));
-    let release = huiyuan_server::checkout::close::release_expired;
+    let release = huiyuan_server::app::checkout::close::release_expired;
     // Not due yet: nothing happens.
     assert_eq!(
         release(&app.state, expires_at - Duration::seconds(1))

@@ -8,8 +8,8 @@
 use crate::fixtures;
 use crate::support::{TestApp, id};
 use huiyuan_domain::auth::Actor;
-use huiyuan_server::ledger::{self, Posting};
-use huiyuan_server::mutation::Mutation;
+use huiyuan_server::app::ledger::{self, Posting};
+use huiyuan_server::app::mutation::Mutation;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -410,7 +410,7 @@ async fn earn(app: &TestApp, member: Uuid, points: i64) {
     )
     .await
     .unwrap();
-    huiyuan_server::tiers::on_qualifying_activity(&mut m, member)
+    huiyuan_server::app::tiers::on_qualifying_activity(&mut m, member)
         .await
         .unwrap();
     m.commit().await.unwrap();
@@ -485,10 +485,10 @@ async fn rules_issue_on_registration_tier_upgrade_and_birthday(app: &TestApp) {
     let body = json!({ "identifiers": [{ "kind": "phone", "value": "13900139000" }], "profile": { "birthday": birthday } });
     let born = id(&app.post("members", &admin, body).await.ok(201));
     let now = huiyuan_store::utc_now();
-    let first = huiyuan_server::coupons::rules::issue_birthday_coupons(&app.state, now)
+    let first = huiyuan_server::app::coupons::rules::issue_birthday_coupons(&app.state, now)
         .await
         .unwrap();
-    let second = huiyuan_server::coupons::rules::issue_birthday_coupons(&app.state, now)
+    let second = huiyuan_server::app::coupons::rules::issue_birthday_coupons(&app.state, now)
         .await
         .unwrap();
     if today.day() <= 28 {
@@ -542,7 +542,7 @@ async fn a_full_refund_reverses_and_cross_format_redemptions_settle(app: &TestAp
     let totals = || async {
         let mut s = app.state.store.read().await.unwrap();
         let now = huiyuan_store::utc_now();
-        huiyuan_store::coupon_redemptions::settlement_totals(
+        huiyuan_store::coupons::redemptions::settlement_totals(
             &mut s,
             app.default_tenant.id,
             now - time::Duration::hours(1),

@@ -38,7 +38,7 @@ async fn member(app: &TestApp, token: &str, phone: &str) -> Value {
 }
 
 async fn assert_verifies(app: &TestApp) {
-    let report = huiyuan_server::ledger::verify_all(&app.state.store)
+    let report = huiyuan_server::app::ledger::verify_all(&app.state.store)
         .await
         .expect("verify runs");
     assert!(
@@ -512,12 +512,12 @@ async fn birthdays_are_rewarded_once_a_year(app: &TestApp) {
         .post("members", &admin, json!({ "identifiers": [{ "kind": "phone", "value": "13800138001" }], "profile": profile("1990-11-20") }))
         .await
         .ok(201);
-    let rewarded = huiyuan_server::rewards::grant_birthday_rewards(&app.state, now)
+    let rewarded = huiyuan_server::app::event_rewards::grant_birthday_rewards(&app.state, now)
         .await
         .unwrap();
     assert_eq!(rewarded, 1);
     assert_eq!(
-        huiyuan_server::rewards::grant_birthday_rewards(&app.state, now)
+        huiyuan_server::app::event_rewards::grant_birthday_rewards(&app.state, now)
             .await
             .unwrap(),
         0,
@@ -525,7 +525,7 @@ async fn birthdays_are_rewarded_once_a_year(app: &TestApp) {
     );
     let later = now + Duration::hours(5);
     assert_eq!(
-        huiyuan_server::rewards::grant_birthday_rewards(&app.state, later)
+        huiyuan_server::app::event_rewards::grant_birthday_rewards(&app.state, later)
             .await
             .unwrap(),
         0
@@ -536,7 +536,7 @@ async fn birthdays_are_rewarded_once_a_year(app: &TestApp) {
     assert_eq!(posted[0]["reason"], "birthday reward 2026");
     let next_year = time::macros::datetime!(2027-11-21 01:00:00 UTC);
     assert_eq!(
-        huiyuan_server::rewards::grant_birthday_rewards(&app.state, next_year)
+        huiyuan_server::app::event_rewards::grant_birthday_rewards(&app.state, next_year)
             .await
             .unwrap(),
         1
@@ -556,7 +556,7 @@ async fn referrers_are_rewarded_once_for_a_first_paid_order(app: &TestApp) {
         .ok(201);
     let referee_id: uuid::Uuid = id(&referee).parse().unwrap();
     for _ in 0..2 {
-        let mut m = huiyuan_server::mutation::Mutation::begin(
+        let mut m = huiyuan_server::app::mutation::Mutation::begin(
             &app.state.store,
             app.default_tenant.id,
             Actor::System,
@@ -564,7 +564,7 @@ async fn referrers_are_rewarded_once_for_a_first_paid_order(app: &TestApp) {
         )
         .await
         .unwrap();
-        huiyuan_server::rewards::on_first_paid_order(&mut m, referee_id)
+        huiyuan_server::app::event_rewards::on_first_paid_order(&mut m, referee_id)
             .await
             .unwrap();
         m.commit().await.unwrap();
@@ -574,7 +574,7 @@ async fn referrers_are_rewarded_once_for_a_first_paid_order(app: &TestApp) {
     let posted = entries(app, &admin, &referrer).await;
     assert_eq!(posted[0]["debit_account"], "reward:referral");
     // A member nobody referred brings nobody a reward.
-    let mut m = huiyuan_server::mutation::Mutation::begin(
+    let mut m = huiyuan_server::app::mutation::Mutation::begin(
         &app.state.store,
         app.default_tenant.id,
         Actor::System,
@@ -583,7 +583,7 @@ async fn referrers_are_rewarded_once_for_a_first_paid_order(app: &TestApp) {
     .await
     .unwrap();
     let referrer_id: uuid::Uuid = id(&referrer).parse().unwrap();
-    huiyuan_server::rewards::on_first_paid_order(&mut m, referrer_id)
+    huiyuan_server::app::event_rewards::on_first_paid_order(&mut m, referrer_id)
         .await
         .unwrap();
     m.commit().await.unwrap();

@@ -8,8 +8,8 @@
 use crate::support::TestApp;
 use huiyuan_domain::auth::Actor;
 use huiyuan_domain::ledger::ExpiryPolicy;
-use huiyuan_server::ledger::{self, Posting};
-use huiyuan_server::mutation::Mutation;
+use huiyuan_server::app::ledger::{self, Posting};
+use huiyuan_server::app::mutation::Mutation;
 use huiyuan_store::ledger::{self as store, StoredPolicy};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

@@ -47,7 +47,7 @@ pub async fn available(app: &TestApp, token: &str, member: &str) -> i64 {
 }
 
 pub async fn assert_verifies(app: &TestApp) {
-    let report = huiyuan_server::ledger::verify_all(&app.state.store)
+    let report = huiyuan_server::app::ledger::verify_all(&app.state.store)
         .await
         .expect("verify runs");
     assert!(

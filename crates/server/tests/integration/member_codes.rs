@@ -5,8 +5,8 @@
 use crate::fixtures::{format, staff_login, store};
 use crate::support::{TestApp, id};
 use huiyuan_domain::ids::TenantId;
-use huiyuan_server::tenancy::{NewTenant, create_tenant};
-use huiyuan_server::vault::Vault;
+use huiyuan_server::app::tenancy::{NewTenant, create_tenant};
+use huiyuan_server::app::vault::Vault;
 use huiyuan_store::members;
 use serde_json::{Value, json};
 use time::OffsetDateTime;

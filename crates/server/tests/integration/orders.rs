@@ -125,7 +125,7 @@ async fn available(app: &TestApp, admin: &str, member: &Value) -> (i64, i64) {
 }
 
 async fn assert_verifies(app: &TestApp) {
-    let report = huiyuan_server::ledger::verify_all(&app.state.store)
+    let report = huiyuan_server::app::ledger::verify_all(&app.state.store)
         .await
         .expect("verify runs");
     assert!(

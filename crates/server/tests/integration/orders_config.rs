@@ -222,7 +222,7 @@ async fn parallel_orders_of_one_member_keep_the_day_cap(app: &TestApp) {
         "five orders earn the bonus, the cap stops the rest"
     );
     assert_eq!(points(app, &shop, &buyer).await, (100, 0));
-    let report = huiyuan_server::ledger::verify_all(&app.state.store)
+    let report = huiyuan_server::app::ledger::verify_all(&app.state.store)
         .await
         .unwrap();
     assert!(

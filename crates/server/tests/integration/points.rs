@@ -26,7 +26,7 @@ async fn member(app: &TestApp, token: &str, phone: &str) -> Value {
 }
 
 async fn assert_verifies(app: &TestApp) {
-    let report = huiyuan_server::ledger::verify_all(&app.state.store)
+    let report = huiyuan_server::app::ledger::verify_all(&app.state.store)
         .await
         .expect("verify runs");
     assert!(
@@ -137,7 +137,7 @@ async fn adjustments_post_entries_and_refuse_overdrafts(app: &TestApp) {
     .await
     .unwrap();
     session.commit().await.unwrap();
-    let report = huiyuan_server::ledger::verify_all(&app.state.store)
+    let report = huiyuan_server::app::ledger::verify_all(&app.state.store)
         .await
         .unwrap();
     let accounts: Vec<&str> = report

@@ -56,7 +56,7 @@ async fn the_referrer_is_rewarded_once_on_the_first_paid_order(app: &TestApp) {
         100,
         "once, whatever the number of orders"
     );
-    let report = huiyuan_server::ledger::verify_all(&app.state.store)
+    let report = huiyuan_server::app::ledger::verify_all(&app.state.store)
         .await
         .unwrap();
     assert!(report.discrepancies.is_empty());

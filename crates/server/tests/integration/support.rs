@@ -3,8 +3,8 @@
 //! server task starts, so no test ever waits for the server to come up.
 
 use crate::databases::Place;
+use huiyuan_server::app::state::AppState;
 use huiyuan_server::config::Settings;
-use huiyuan_server::state::AppState;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -110,10 +110,14 @@ impl TestApp {
             .expect("bind a local port");
         let address = listener.local_addr().expect("the bound address");
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let app = huiyuan_server::app::build_app(opened.state.clone());
-        let server = tokio::spawn(huiyuan_server::app::serve(listener, app, async move {
-            let _ = stopped.await;
-        }));
+        let app = huiyuan_server::http::service::build_app(opened.state.clone());
+        let server = tokio::spawn(huiyuan_server::http::service::serve(
+            listener,
+            app,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Some(TestApp {
             backend,
             base_url: format!("http://{address}"),

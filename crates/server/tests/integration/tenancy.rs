@@ -3,7 +3,7 @@
 
 use crate::fixtures;
 use crate::support::{TestApp, id, ids};
-use huiyuan_server::tenancy::{NewTenant, create_tenant};
+use huiyuan_server::app::tenancy::{NewTenant, create_tenant};
 use serde_json::{Value, json};
 
 on_both!(tenants_are_isolated);

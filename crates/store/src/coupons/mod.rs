@@ -6,9 +6,10 @@
 //! issued_count < total_quota`, the per-member quota with an upsert guarded the same way, and a
 //! coupon is redeemed with a compare-and-set on its state (`available` → `used`). So quotas hold
 //! and a coupon is used once, however many requests race. Redemptions and settlement records are
-//! in [`crate::coupon_redemptions`].
+//! in [`crate::coupons::redemptions`].
 
 mod issued;
+pub mod redemptions;
 mod templates;
 
 pub use issued::*;

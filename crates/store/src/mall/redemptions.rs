@@ -315,13 +315,13 @@ pub async fn hold_member(
 }
 
 /// The next redemptions after `after` (all tenants, key order) holding a sealed shipping address,
-/// as `value_enc`; at most `limit` (1 to [`crate::keys::MAX_BATCH`]). For key rotation: an empty
+/// as `value_enc`; at most `limit` (1 to [`crate::reseal::MAX_BATCH`]). For key rotation: an empty
 /// answer ends the walk.
 pub async fn sealed_addresses(
     s: &mut Session,
-    after: Option<crate::keys::RowKey>,
+    after: Option<crate::reseal::RowKey>,
     limit: i64,
-) -> StoreResult<Vec<crate::keys::SealedIdentifier>> {
+) -> StoreResult<Vec<crate::reseal::SealedIdentifier>> {
     let rows = on_backend!(s, c => {
         let mut query = QueryBuilder::new(
             "SELECT tenant_id, member_id, id, shipping_enc AS value_enc FROM reward_redemptions \
@@ -331,7 +331,7 @@ pub async fn sealed_addresses(
                 .push_bind(after.member_id).push(", ").push_bind(after.id).push(")");
         }
         query.push(" ORDER BY tenant_id, member_id, id LIMIT ")
-            .push_bind(limit.clamp(1, crate::keys::MAX_BATCH));
+            .push_bind(limit.clamp(1, crate::reseal::MAX_BATCH));
         query.build_query_as().fetch_all(&mut *c).await
     })?;
     Ok(rows)

@@ -436,4 +436,5 @@ pub async fn delete_merges_involving(
 }
 
 mod bulk;
+pub mod merges;
 pub use bulk::*;

@@ -12,7 +12,7 @@ use huiyuan_domain::coupons::{
 };
 use huiyuan_domain::ids::{FormatId, StoreId, TenantId};
 use huiyuan_domain::paging::PageRequest;
-use huiyuan_store::coupon_redemptions::{self as journal, SettlementRecord, StoredRedemption};
+use huiyuan_store::coupons::redemptions::{self as journal, SettlementRecord, StoredRedemption};
 use huiyuan_store::coupons::{self, AutoRule, CouponFilter, StoredCoupon, StoredTemplate};
 use huiyuan_store::members::{self, StoredMember};
 use huiyuan_store::utc_now;

@@ -2,7 +2,7 @@
 //! by the session's next statement, goes with a rollback, and still fails its transaction when
 //! it is refused; an order's insert and balance lock answer as the two statements apart would.
 
-use crate::events::member;
+use crate::event_rewards::member;
 use crate::fixtures::{audit_entry, seed_tenant};
 use crate::harness::TestDb;
 use huiyuan_domain::audit::AuditEntry;

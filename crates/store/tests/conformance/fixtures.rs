@@ -1,9 +1,9 @@
 //! Records to store: valid domain values with fresh ids, parsed the way the API edge parses them.
 
 use crate::harness::TestDb;
-use huiyuan_domain::accounts::{ApiKey, Role, StaffAccount};
 use huiyuan_domain::audit::AuditEntry;
 use huiyuan_domain::auth::{DataScope, Permission, PermissionSet, Username};
+use huiyuan_domain::credentials::{ApiKey, Role, StaffAccount};
 use huiyuan_domain::ids::{
     ApiKeyId, AuditEntryId, ChannelId, FormatId, RoleId, StaffId, StoreId, TenantId,
 };

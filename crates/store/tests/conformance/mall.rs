@@ -12,7 +12,8 @@ use huiyuan_store::mall::{
     PointsSource, RedemptionFilter, RewardFilter, StoredRedemption, StoredReward, limits,
     redemptions, rewards,
 };
-use huiyuan_store::{merges, utc_now};
+use huiyuan_store::members::merges;
+use huiyuan_store::utc_now;
 use std::collections::BTreeSet;
 use time::macros::datetime;
 use uuid::Uuid;

@@ -1,0 +1,87 @@
+//! Channel API keys: a new key is shown once; only its SHA-256 is stored.
+
+use crate::app::error::ApiResult;
+use crate::app::mutation::Mutation;
+use crate::app::secrets::new_token;
+use huiyuan_domain::auth::{Permission, PermissionSet};
+use huiyuan_domain::credentials::{ApiKey, TokenKind};
+use huiyuan_domain::ids::{ApiKeyId, ChannelId, StoreId};
+use huiyuan_domain::org::Name;
+use huiyuan_domain::validation::{FieldError, FieldErrors};
+use huiyuan_store::{auth, org};
+use serde_json::json;
+
+/// Validated input for a new key.
+pub struct NewApiKey {
+    pub name: Name,
+    pub channel_id: ChannelId,
+    pub store_id: Option<StoreId>,
+    pub permissions: PermissionSet,
+}
+
+/// Creates a key in an open mutation (the API and `huiyuan api-key create`).
+pub async fn create_api_key(m: &mut Mutation, input: NewApiKey) -> ApiResult<(ApiKey, String)> {
+    let channel = org::get_channel(&mut m.session, m.tenant, input.channel_id).await?;
+    if channel.is_none_or(|channel| channel.archived) {
+        return Err(FieldError::new("channel_id", "not_found", "no such active channel").into());
+    }
+    if let Some(store_id) = input.store_id
+        && org::get_store(&mut m.session, m.tenant, store_id)
+            .await?
+            .is_none()
+    {
+        return Err(FieldError::new("store_id", "not_found", "no such store").into());
+    }
+    let (token, hash) = new_token(TokenKind::ApiKey, m.tenant);
+    let key = ApiKey {
+        id: ApiKeyId::new(),
+        name: input.name,
+        channel_id: input.channel_id,
+        store_id: input.store_id,
+        permissions: input.permissions,
+        // "hyk_" and the first characters of the tenant: enough to tell keys apart, not to guess one.
+        key_prefix: token.chars().take(12).collect(),
+        created_by: m.actor.actor_id(),
+        created_at: m.now,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    auth::insert_api_key(&mut m.session, m.tenant, &key, &hash).await?;
+    m.audit("api_key.created", "api_key", key.id, json!(key))
+        .await?;
+    Ok((key, token))
+}
+
+/// Validates a new key's input; `granter` is what the creator holds (a key never exceeds it).
+pub fn parse_new_key(
+    name: &str,
+    channel_id: ChannelId,
+    store_id: Option<StoreId>,
+    permissions: Option<&[String]>,
+    granter: &PermissionSet,
+) -> Result<NewApiKey, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = errors.take(Name::parse("name", name));
+    let permissions = match permissions {
+        None => Permission::CHANNEL_DEFAULT.iter().copied().collect(),
+        Some(names) => PermissionSet::parse("permissions", names).unwrap_or_else(|more| {
+            more.into_iter().for_each(|error| errors.push(error));
+            PermissionSet::default()
+        }),
+    };
+    if !permissions.is_subset(granter) {
+        errors.push(FieldError::new(
+            "permissions",
+            "exceeds_own",
+            "a key cannot carry permissions its creator does not hold",
+        ));
+    }
+    errors.finish()?;
+    let name = name.ok_or_else(FieldErrors::new)?;
+    Ok(NewApiKey {
+        name,
+        channel_id,
+        store_id,
+        permissions,
+    })
+}

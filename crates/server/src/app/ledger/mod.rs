@@ -1,0 +1,162 @@
+//! The points ledger as a service: earning into a lot (pending for a return window when the
+//! policy says so), spending first-to-expire first, expiring and releasing due lots, manual
+//! adjustments. Every function runs inside the caller's open [`Mutation`], so a business event,
+//! its entries and its audit record commit together or not at all.
+//!
+//! Invariant kept here and checked by `verify`: a member's available balance equals the sum of
+//! their entries into and out of `member.available`, and (while not overdrawn) the points left in
+//! their released, unexpired lots.
+
+use crate::app::error::{ApiError, ApiResult, ErrorCode};
+use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ledger::{Draw, ExpiryPolicy};
+use huiyuan_store::ledger::{self, Entry, StoredPolicy};
+use huiyuan_store::{Session, StoreResult, tenants};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+mod adjust;
+mod after_spend;
+mod clawback;
+mod earn;
+pub mod merge;
+mod settle;
+mod spend;
+mod verify;
+
+pub use adjust::*;
+pub use after_spend::*;
+pub use clawback::*;
+pub use earn::*;
+pub use settle::*;
+pub use spend::*;
+pub use verify::*;
+
+/// The policy a tenant gets until it sets its own: points of year Y expire at the end of Y+1,
+/// no return window, 100 points are worth ¥1, no overdraft.
+pub fn default_policy(now: OffsetDateTime) -> StoredPolicy {
+    StoredPolicy {
+        expiry: ExpiryPolicy::YearEnd { years: 1 },
+        pending_days: 0,
+        fen_per_100_points: 100,
+        overdraft_limit: 0,
+        updated_at: now,
+    }
+}
+
+pub async fn policy(
+    session: &mut Session,
+    tenant: TenantId,
+    now: OffsetDateTime,
+) -> StoreResult<StoredPolicy> {
+    Ok(ledger::policy(session, tenant)
+        .await?
+        .unwrap_or_else(|| default_policy(now)))
+}
+
+/// The counter account of manual adjustments.
+pub const ADJUSTMENT: &str = "adjustment";
+
+/// The account a format's issued points are owed from.
+pub fn issuance_account(format: Option<Uuid>) -> String {
+    format.map_or_else(|| "issuance:group".to_owned(), |f| format!("issuance:{f}"))
+}
+
+/// The account redeemed points are claimed by.
+pub fn redemption_account(format: Option<Uuid>) -> String {
+    format.map_or_else(
+        || "redemption:group".to_owned(),
+        |f| format!("redemption:{f}"),
+    )
+}
+
+/// What a posting is about.
+#[derive(Clone, Debug, Default)]
+pub struct Posting {
+    pub format_id: Option<Uuid>,
+    pub reference: Option<String>,
+    pub reason: String,
+    /// The business event's unique key (e.g. `order:<id>:earn`); a second posting with the same
+    /// key is recognised and not applied again.
+    pub natural_key: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)] // one field per fact of the entry; a builder would only rename them
+fn entry(
+    member: Uuid,
+    kind: &str,
+    amount: i64,
+    debit: String,
+    credit: String,
+    posting: &Posting,
+    draws: Vec<Draw>,
+    now: OffsetDateTime,
+) -> Entry {
+    Entry {
+        id: Uuid::now_v7(),
+        member_id: member,
+        kind: kind.to_owned(),
+        amount,
+        debit_account: debit,
+        credit_account: credit,
+        format_id: posting.format_id,
+        reference: posting.reference.clone(),
+        reason: posting.reason.clone(),
+        draws,
+        natural_key: posting.natural_key.clone(),
+        created_at: now,
+    }
+}
+
+/// An entry already posted under the posting's natural key.
+async fn already_posted(m: &mut Mutation, posting: &Posting) -> ApiResult<Option<Entry>> {
+    match &posting.natural_key {
+        Some(key) => Ok(ledger::entry_by_natural_key(&mut m.session, m.tenant, key).await?),
+        None => Ok(None),
+    }
+}
+
+/// Appends the entry; a concurrent twin under the same natural key makes the whole change roll
+/// back (the caller's retry then finds the twin).
+async fn append(m: &mut Mutation, entry: &Entry) -> ApiResult<()> {
+    if ledger::insert_entry(&mut m.session, m.tenant, entry).await? {
+        Ok(())
+    } else {
+        Err(ApiError::with_detail(
+            ErrorCode::Conflict,
+            "the same posting is being applied concurrently; retry",
+        ))
+    }
+}
+
+/// The tenant's time zone (for expiry dates).
+pub async fn tenant_zone(session: &mut Session, tenant: TenantId) -> ApiResult<jiff::tz::TimeZone> {
+    let zone = tenants::get(session, tenant)
+        .await?
+        .map(|t| t.time_zone.as_str().to_owned())
+        .unwrap_or_else(|| "Asia/Shanghai".to_owned());
+    jiff::tz::TimeZone::get(&zone).map_err(ApiError::internal)
+}
+
+/// The member profile's `points` summary: balances, and the lifetime earned.
+pub fn points_section<'a>(
+    session: &'a mut Session,
+    tenant: TenantId,
+    member: Uuid,
+) -> crate::app::profile::SectionFuture<'a> {
+    Box::pin(async move {
+        let balance = ledger::balance(session, tenant, member).await?;
+        Ok(Some(serde_json::json!({
+            "available": balance.available,
+            "pending": balance.pending,
+            "tier_points": balance.tier_points,
+            "lifetime_earned": balance.lifetime_earned,
+        })))
+    })
+}
+
+/// The account donated points go to (公益捐赠), per format like the redemption accounts.
+pub fn donation_account(format: Option<Uuid>) -> String {
+    format.map_or_else(|| "donation:group".to_owned(), |f| format!("donation:{f}"))
+}

@@ -1,0 +1,333 @@
+//! `/api/v1/members/{id}/points`: balances (available, pending, expiring), the entries that
+//! explain them, manual adjustments; `/api/v1/points/policy`: the tenant's points policy.
+
+use crate::app::access::visible_member;
+use crate::app::error::ApiResult;
+use crate::app::ledger::{self, adjust, tenant_zone};
+use crate::app::state::AppState;
+use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
+use crate::http::paging::{PageBody, PageQuery};
+use crate::http::respond::Respond;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use huiyuan_domain::auth::{Access, Permission};
+use huiyuan_domain::ledger::{Draw, ExpiryPolicy};
+use huiyuan_domain::validation::{FieldError, FieldErrors};
+use huiyuan_store::ledger::{Entry, StoredPolicy};
+use huiyuan_store::utc_now;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_points))
+        .routes(routes!(list_points_entries))
+        .routes(routes!(create_adjustment))
+        .routes(routes!(get_policy, put_policy))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Expiring {
+    /// The instant the points expire (exclusive).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub points: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PointsView {
+    pub member_id: Uuid,
+    pub available: i64,
+    /// Frozen for a return window; usable once released.
+    pub pending: i64,
+    pub tier_points: i64,
+    pub lifetime_earned: i64,
+    /// What the available points are worth, in fen, at the tenant's points value.
+    pub value_fen: i64,
+    /// Points expiring in the next 30 days, by expiry instant.
+    pub expiring: Vec<Expiring>,
+}
+
+/// A member's points: available, pending, and what expires in the next 30 days.
+#[utoipa::path(get, path = "/members/{id}/points", tag = "points", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "OK", body = PointsView), (status = 404, description = "Not found", body = crate::http::problem::Problem)),
+    security(("bearer" = [])))]
+async fn get_points(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<PointsView>> {
+    caller.require(Permission::MembersRead)?;
+    let mut session = app.store.read().await?;
+    let (member, _) = visible_member(&mut session, &caller, id, Access::Read).await?;
+    let now = utc_now();
+    let balance = huiyuan_store::ledger::balance(&mut session, caller.tenant_id, member.id).await?;
+    let expiring = huiyuan_store::ledger::expiring(
+        &mut session,
+        caller.tenant_id,
+        member.id,
+        now,
+        now + time::Duration::days(30),
+    )
+    .await?;
+    let policy = ledger::policy(&mut session, caller.tenant_id, now).await?;
+    Ok(Json(PointsView {
+        member_id: member.id,
+        available: balance.available,
+        pending: balance.pending,
+        tier_points: balance.tier_points,
+        lifetime_earned: balance.lifetime_earned,
+        value_fen: balance
+            .available
+            .max(0)
+            .saturating_mul(policy.fen_per_100_points)
+            / 100,
+        expiring: expiring
+            .into_iter()
+            .map(|(expires_at, points)| Expiring { expires_at, points })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryView {
+    pub id: Uuid,
+    /// `earn`, `spend`, `expire`, `release`, `adjust`, `clawback` …
+    pub kind: String,
+    /// Signed effect on the member's available (or pending) balance.
+    pub points: i64,
+    pub debit_account: String,
+    pub credit_account: String,
+    pub format_id: Option<Uuid>,
+    pub reference: Option<String>,
+    /// Why: the order, the rule, the adjustment reason, the expiry.
+    pub reason: String,
+    /// Lots drawn from or created: `[{ lot_id, points }]`.
+    #[schema(value_type = Vec<Object>)]
+    pub lots: Vec<Draw>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<Entry> for EntryView {
+    fn from(entry: Entry) -> Self {
+        let member_side = |account: &str| account.starts_with("member.");
+        let points = if member_side(&entry.credit_account) && !member_side(&entry.debit_account) {
+            entry.amount
+        } else if member_side(&entry.debit_account) && !member_side(&entry.credit_account) {
+            -entry.amount
+        } else {
+            0 // pending → available: the member's total is unchanged
+        };
+        EntryView {
+            id: entry.id,
+            kind: entry.kind,
+            points,
+            debit_account: entry.debit_account,
+            credit_account: entry.credit_account,
+            format_id: entry.format_id,
+            reference: entry.reference,
+            reason: entry.reason,
+            lots: entry.draws,
+            created_at: entry.created_at,
+        }
+    }
+}
+
+/// The entries behind a member's balance, oldest first, each saying why.
+#[utoipa::path(get, path = "/members/{id}/points/entries", tag = "points", params(("id" = Uuid, Path), PageQuery),
+    responses((status = 200, description = "OK", body = PageBody<EntryView>), (status = 404, description = "Not found", body = crate::http::problem::Problem)),
+    security(("bearer" = [])))]
+async fn list_points_entries(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<PageBody<EntryView>>> {
+    caller.require(Permission::MembersRead)?;
+    let page = query.request()?;
+    let mut session = app.store.read().await?;
+    let (member, _) = visible_member(&mut session, &caller, id, Access::Read).await?;
+    let entries =
+        huiyuan_store::ledger::list_entries(&mut session, caller.tenant_id, member.id, page)
+            .await?;
+    Ok(Json(entries.map(EntryView::from).into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAdjustment {
+    /// Positive grants points (a new lot), negative takes them (never below zero).
+    pub points: i64,
+    pub reason: String,
+}
+
+/// Longest adjustment accepted either way.
+const ADJUSTMENT_MAX_POINTS: i64 = 100_000_000;
+
+/// Adjust a member's points by hand, with a reason (permission `points:adjust`).
+#[utoipa::path(post, path = "/members/{id}/points/adjustments", tag = "points", request_body = CreateAdjustment,
+    params(("id" = Uuid, Path), crate::http::IdempotencyKeyHeader),
+    responses((status = 201, description = "Posted", body = EntryView),
+        (status = 409, description = "Not enough points", body = crate::http::problem::Problem),
+        (status = 422, description = "Invalid input", body = crate::http::problem::Problem)), security(("bearer" = [])))]
+async fn create_adjustment(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    command: Command<CreateAdjustment>,
+) -> ApiResult<Response> {
+    let Command { caller, body, meta } = command;
+    caller.require(Permission::PointsAdjust)?;
+    let mut errors = FieldErrors::new();
+    if body.points == 0 || body.points.abs() > ADJUSTMENT_MAX_POINTS {
+        errors.push(FieldError::new(
+            "points",
+            "out_of_range",
+            format!("must be non-zero and at most {ADJUSTMENT_MAX_POINTS} either way"),
+        ));
+    }
+    let reason = body.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        errors.push(FieldError::new(
+            "reason",
+            "required",
+            "a reason of 1 to 200 characters is required",
+        ));
+    }
+    errors.finish()?;
+    let scope = caller.clone();
+    app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
+        Box::pin(async move {
+            let (member, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
+            if member.status != "active" {
+                return Err(
+                    FieldError::new("id", "not_active", "only active members hold points").into(),
+                );
+            }
+            let tz = tenant_zone(&mut m.session, m.tenant).await?;
+            let posted = adjust(m, member.id, body.points, &reason, None, &tz).await?;
+            m.audit(
+                "points.adjusted",
+                "member",
+                member.id,
+                json!({ "points": body.points, "reason": reason, "entry_id": posted.id }),
+            )
+            .await?;
+            Ok(EntryView::from(posted))
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointsPolicy {
+    /// `{"kind":"never"}`, `{"kind":"days_after_earning","days":365}`, `{"kind":"end_of_month","months":12}`,
+    /// `{"kind":"year_end","years":1}` (年终清零: points of year Y expire at the end of Y+1).
+    #[schema(value_type = Object)]
+    pub expiry: ExpiryPolicy,
+    /// Days earned points stay pending (the return window) before they can be spent.
+    pub pending_days: i64,
+    /// What 100 points are worth, in fen (100 → 100 points = ¥1).
+    pub fen_per_100_points: i64,
+    /// How far a refund claw-back may take a balance below zero.
+    pub overdraft_limit: i64,
+}
+
+impl From<StoredPolicy> for PointsPolicy {
+    fn from(policy: StoredPolicy) -> Self {
+        Self {
+            expiry: policy.expiry,
+            pending_days: policy.pending_days,
+            fen_per_100_points: policy.fen_per_100_points,
+            overdraft_limit: policy.overdraft_limit,
+        }
+    }
+}
+
+/// The tenant's points policy (defaults until set).
+#[utoipa::path(get, path = "/points/policy", tag = "points",
+    responses((status = 200, description = "OK", body = PointsPolicy)), security(("bearer" = [])))]
+async fn get_policy(
+    State(app): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<Json<PointsPolicy>> {
+    caller.require(Permission::OrgRead)?;
+    let mut session = app.store.read().await?;
+    Ok(Json(
+        ledger::policy(&mut session, caller.tenant_id, utc_now())
+            .await?
+            .into(),
+    ))
+}
+
+/// Set the tenant's points policy; applies to points earned from now on.
+#[utoipa::path(put, path = "/points/policy", tag = "points", request_body = PointsPolicy,
+    params(crate::http::IdempotencyKeyHeader),
+    responses((status = 200, description = "OK", body = PointsPolicy), (status = 422, description = "Invalid input", body = crate::http::problem::Problem)),
+    security(("bearer" = [])))]
+async fn put_policy(
+    State(app): State<AppState>,
+    command: Command<PointsPolicy>,
+) -> ApiResult<Response> {
+    let Command { caller, body, meta } = command;
+    caller.require(Permission::ConfigWrite)?;
+    caller.require_tenant_scope()?;
+    let mut errors = FieldErrors::new();
+    errors.take(body.expiry.validate("expiry"));
+    if !(0..=90).contains(&body.pending_days) {
+        errors.push(FieldError::new(
+            "pending_days",
+            "out_of_range",
+            "must be 0 to 90",
+        ));
+    }
+    if !(1..=100_000).contains(&body.fen_per_100_points) {
+        errors.push(FieldError::new(
+            "fen_per_100_points",
+            "out_of_range",
+            "must be 1 to 100000",
+        ));
+    }
+    if !(0..=1_000_000).contains(&body.overdraft_limit) {
+        errors.push(FieldError::new(
+            "overdraft_limit",
+            "out_of_range",
+            "must be 0 to 1000000",
+        ));
+    }
+    errors.finish()?;
+    app.mutate(&caller, &meta, StatusCode::OK, move |m| {
+        Box::pin(async move {
+            let before: PointsPolicy = ledger::policy(&mut m.session, m.tenant, m.now)
+                .await?
+                .into();
+            let stored = StoredPolicy {
+                expiry: body.expiry,
+                pending_days: body.pending_days,
+                fen_per_100_points: body.fen_per_100_points,
+                overdraft_limit: body.overdraft_limit,
+                updated_at: m.now,
+            };
+            m.config_changed();
+            huiyuan_store::ledger::put_policy(&mut m.session, m.tenant, &stored).await?;
+            let after = PointsPolicy::from(stored);
+            m.audit(
+                "points.policy_set",
+                "points_policy",
+                m.tenant,
+                json!({ "before": before, "after": after }),
+            )
+            .await?;
+            Ok(after)
+        })
+    })
+    .await
+}
