@@ -1,5 +1,5 @@
 //! The error catalogue: every failure a client can see has a stable `code` and an HTTP status;
-//! `crate::http::problem` renders it as a problem+json body (RFC 9457). Server faults never carry
+//! the HTTP layer renders it as a problem+json body (RFC 9457). Server faults never carry
 //! internal text: the cause is kept for the log, never sent.
 
 use http::StatusCode;

@@ -1,6 +1,6 @@
 //! The use cases, one module per capability. Each takes a caller and typed input and answers
 //! domain results or an [`error::ApiError`]; nothing here knows about HTTP routing or extractors
-//! (`crate::http` turns requests into these calls and their results into responses).
+//! (the HTTP layer turns requests into these calls and their results into responses).
 //!
 //! - [`state`]: what every use case shares (store, settings, vault, caches, the writer lane).
 //! - [`mutation`]: the write path — transaction, idempotency key, audit entry.
@@ -19,6 +19,7 @@
 //! - [`checkout`]: quotes, reservations, confirmation, cancellation and expiry.
 //! - [`mall`]: the points mall — catalogue, redemptions, fulfilment.
 //! - [`settlement`]: statements per period, the inter-format matrix, revenue split.
+//! - [`json`]: JSON input parsed into typed values with field-path errors.
 //! - [`config_cache`]: tenant configuration the order path reads, invalidated on change.
 //! - [`vault`], [`secrets`], [`limiter`]: PII keys and member-code signing, password and token
 //!   hashing, login limiting.
@@ -32,6 +33,7 @@ pub mod earning;
 pub mod error;
 pub mod event_rewards;
 pub mod identity;
+pub mod json;
 pub mod ledger;
 pub mod limiter;
 pub mod mall;

@@ -2,7 +2,7 @@
 //! idempotency key, run the change, append the audit entry, keep the answer for replays, commit.
 //! A failure anywhere rolls all of it back, so a retry is always safe. [`AppState::write`] serves
 //! callers' requests; [`AppState::write_as`] serves changes nobody retries with a key (background
-//! jobs, login sessions, the first tenant). `crate::http::respond` turns a [`Written`] answer into
+//! jobs, login sessions, the first tenant). the HTTP layer turns a [`Written`] answer into
 //! a response.
 
 use crate::app::error::{ApiError, ApiResult, ErrorCode};

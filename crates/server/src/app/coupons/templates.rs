@@ -211,7 +211,7 @@ pub async fn update(
             object.insert(field, value);
         }
     }
-    let spec: TemplateInput = crate::http::extract::parse_json(merged.to_string().as_bytes())?;
+    let spec: TemplateInput = crate::app::json::parse_json(merged.to_string().as_bytes())?;
     if spec != before.template.spec {
         spec.validate(m.now)?;
     }

@@ -1,8 +1,9 @@
 use crate::app::error::{ApiError, ErrorCode};
+use crate::app::json::parse_json;
 use crate::app::mutation::WriteMeta;
 use crate::app::secrets::sha256_hex;
 use crate::app::state::AppState;
-use crate::http::extract::{Caller, parse_json};
+use crate::http::extract::Caller;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;

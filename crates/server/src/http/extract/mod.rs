@@ -8,4 +8,4 @@ mod json;
 
 pub use caller::Caller;
 pub use command::{Command, PublicJson, REQUEST_ID_HEADER};
-pub use json::{ApiPath, ApiQuery, parse_json};
+pub use json::{ApiPath, ApiQuery};

@@ -4,11 +4,12 @@
 use crate::app::access::visible;
 use crate::app::access::visible_member;
 use crate::app::error::{ApiError, ApiResult};
+use crate::app::json::parse_json;
 use crate::app::mall::preview::{self, EligibilityView};
 use crate::app::mall::redeem::RedeemRequest;
 use crate::app::mall::{RedemptionView, RewardView, catalogue, redeem, require_catalogue_read};
 use crate::app::state::AppState;
-use crate::http::extract::{ApiPath, ApiQuery, Caller, Command, parse_json};
+use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
 use crate::http::respond::Respond;
 use axum::Json;
