@@ -5,6 +5,7 @@
 //! checkouts are claimed with `FOR UPDATE SKIP LOCKED` and released by compare-and-set.
 
 use crate::app::state::AppState;
+use huiyuan_domain::auth::Actor;
 use huiyuan_store::{idempotency, utc_now};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -55,7 +56,8 @@ pub fn spawn(app: AppState) -> JoinHandle<()> {
     })
 }
 
-/// Deletes expired keys batch by batch; returns how many went.
+/// Deletes expired keys batch by batch; returns how many went. Housekeeping that no one audits or
+/// retries, so it writes directly rather than through `AppState::write_as`.
 pub async fn sweep_idempotency_keys(app: &AppState) -> Result<u64, huiyuan_store::StoreError> {
     let mut total = 0;
     loop {
@@ -102,16 +104,14 @@ pub async fn settle_due_points(
     drop(session);
     let (mut released, mut expired) = (0, 0);
     for (tenant, member) in work {
-        let mut mutation = crate::app::mutation::Mutation::begin(
-            &app.store,
-            tenant,
-            huiyuan_domain::auth::Actor::System,
-            None,
-        )
-        .await?;
-        mutation.now = now;
-        let (r, e) = crate::app::ledger::settle_member(&mut mutation, member).await?;
-        mutation.commit().await?;
+        let (r, e) = app
+            .write_as(tenant, Actor::System, None, move |m| {
+                Box::pin(async move {
+                    m.now = now;
+                    crate::app::ledger::settle_member(m, member).await
+                })
+            })
+            .await?;
         released += r;
         expired += e;
     }

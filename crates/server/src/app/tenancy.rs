@@ -93,6 +93,9 @@ pub async fn create_tenant(
         created_at: now,
         updated_at: now,
     };
+    // Not through `AppState::write_as`: a tenant is created before any server state (and its
+    // writer lane) exists — on first start and by `huiyuan tenant create` — so it opens its own
+    // transaction, audited like every other write.
     let mut mutation = Mutation::begin(store, tenant.id, Actor::System, None).await?;
     tenants::insert(&mut mutation.session, &tenant)
         .await

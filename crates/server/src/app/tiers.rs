@@ -357,50 +357,60 @@ pub async fn evaluate_member(
     member: Uuid,
     now: OffsetDateTime,
 ) -> ApiResult<Option<u64>> {
-    let mut m = Mutation::begin(&app.store, tenant, Actor::System, None).await?;
-    m.now = now;
-    let Some(ladder) = ladder(&mut m.session, tenant).await? else {
-        return Ok(Some(0));
-    };
-    let tz = zone(&mut m.session, tenant).await?;
-    let Some(stored) = store::state(&mut m.session, tenant, member).await? else {
-        return Ok(Some(0));
-    };
-    let mut state = stored.state.clone();
-    let mut changes = Vec::new();
-    for _ in 0..MAX_CATCH_UP {
-        let due = state.evaluation_due(now);
-        let expiry = state
-            .r#override
-            .as_ref()
-            .map(|manual| manual.expires_at)
-            .filter(|at| *at <= now);
-        // Whichever came first: an evaluation, or the expiry of an override.
-        let change = match (due, expiry) {
-            (Some(due), expiry) if expiry.is_none_or(|expiry| due < expiry) => {
-                let from = ladder
-                    .evaluation_period_start(due, &tz)
-                    .map_err(ApiError::internal)?;
-                let total =
-                    qualifying_total(&mut m.session, tenant, ladder.basis, member, from, due)
+    // A state another writer changed first answers `None` before anything is written.
+    app.write_as(tenant, Actor::System, None, move |m| {
+        Box::pin(async move {
+            m.now = now;
+            let Some(ladder) = ladder(&mut m.session, tenant).await? else {
+                return Ok(Some(0));
+            };
+            let tz = zone(&mut m.session, tenant).await?;
+            let Some(stored) = store::state(&mut m.session, tenant, member).await? else {
+                return Ok(Some(0));
+            };
+            let mut state = stored.state.clone();
+            let mut changes = Vec::new();
+            for _ in 0..MAX_CATCH_UP {
+                let due = state.evaluation_due(now);
+                let expiry = state
+                    .r#override
+                    .as_ref()
+                    .map(|manual| manual.expires_at)
+                    .filter(|at| *at <= now);
+                // Whichever came first: an evaluation, or the expiry of an override.
+                let change = match (due, expiry) {
+                    (Some(due), expiry) if expiry.is_none_or(|expiry| due < expiry) => {
+                        let from = ladder
+                            .evaluation_period_start(due, &tz)
+                            .map_err(ApiError::internal)?;
+                        let total = qualifying_total(
+                            &mut m.session,
+                            tenant,
+                            ladder.basis,
+                            member,
+                            from,
+                            due,
+                        )
                         .await?;
-                ladder.on_evaluation(&state, total, due, &tz)
+                        ladder.on_evaluation(&state, total, due, &tz)
+                    }
+                    (_, Some(_)) => ladder.expire_override(&state, now),
+                    _ => None,
+                };
+                let Some(change) = change else { break };
+                state = state.apply(&change);
+                changes.push(change);
             }
-            (_, Some(_)) => ladder.expire_override(&state, now),
-            _ => None,
-        };
-        let Some(change) = change else { break };
-        state = state.apply(&change);
-        changes.push(change);
-    }
-    if changes.is_empty() {
-        return Ok(Some(0));
-    }
-    if !record(&mut m, member, &stored, &changes).await? {
-        return Ok(None);
-    }
-    m.commit().await?;
-    Ok(Some(changes.len() as u64))
+            if changes.is_empty() {
+                return Ok(Some(0));
+            }
+            if !record(m, member, &stored, &changes).await? {
+                return Ok(None);
+            }
+            Ok(Some(changes.len() as u64))
+        })
+    })
+    .await
 }
 
 /// The benefits a member has now in the format `format_code` (group-wide for `None`), for the

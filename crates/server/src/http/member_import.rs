@@ -1,12 +1,8 @@
 //! `/api/v1/members/import`: bulk import of legacy members from CSV text, with the same cleaning,
 //! de-duplication and reports as `huiyuan import members` (see [`crate::app::identity::import`]).
 
-use crate::app::error::{ApiError, ApiResult};
-use crate::app::identity::import::{
-    ColumnView, DEFAULT_BATCH_ROWS, ImportCounts, Importer, PreparedBatch, ProbableDuplicate,
-    RejectedRow, read_csv_text,
-};
-use crate::app::mutation::Mutation;
+use crate::app::error::ApiResult;
+use crate::app::identity::import::api::{ImportResult, dry_run, prepare, run};
 use crate::app::state::AppState;
 use crate::http::extract::Command;
 use crate::http::respond::Respond;
@@ -15,16 +11,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use huiyuan_domain::auth::Permission;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
-
-/// Most rows one request may carry (the body size limit usually binds first); larger files go
-/// through the CLI, which commits batch by batch.
-pub const MAX_API_ROWS: usize = 50_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(import_members))
@@ -50,21 +41,6 @@ pub struct ImportMembers {
     pub dry_run: bool,
 }
 
-/// What the import did.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportResult {
-    /// Names the run in the audit log (`member.imported` entries with target `member_import`).
-    pub run_id: Uuid,
-    pub dry_run: bool,
-    /// How each column was read.
-    pub columns: Vec<ColumnView>,
-    pub counts: ImportCounts,
-    /// Rows not imported, with their line number, reason and values.
-    pub rejects: Vec<RejectedRow>,
-    /// New members that are probably someone already known: for review, not merged.
-    pub probable_duplicates: Vec<ProbableDuplicate>,
-}
-
 /// Import legacy members from CSV.
 ///
 /// Each row becomes a member as registration would make it, unless its identifiers (phone, email, unionid, card number, legacy id) name a member already:
@@ -84,62 +60,13 @@ async fn import_members(
     let Command { caller, body, meta } = command;
     caller.require(Permission::MembersWrite)?;
     let mapping: Vec<(String, String)> = body.mapping.into_iter().collect();
-    let (columns, rows) = read_csv_text(&body.csv, &mapping, MAX_API_ROWS)?;
-    let mut importer = Importer::new(
-        app.vault.clone(),
-        app.identity.clone(),
-        caller.clone(),
-        columns,
-        "api",
-    );
-    // Cleaning and sealing are CPU work: off the async workers.
-    let preparer = importer.preparer();
-    let batches = tokio::task::spawn_blocking(move || {
-        rows.chunks(DEFAULT_BATCH_ROWS)
-            .map(|chunk| preparer.prepare(chunk.to_vec()))
-            .collect::<Vec<PreparedBatch>>()
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let (mut importer, batches) = prepare(&app, &caller, &body.csv, &mapping).await?;
     if body.dry_run {
-        // Run in a transaction that is never committed: every check, nothing kept.
-        let mut m = Mutation::begin(
-            &app.store,
-            caller.tenant_id,
-            caller.actor.clone(),
-            meta.request_id.clone(),
-        )
-        .await?;
-        let result = run(&mut importer, &mut m, &batches, true).await?;
-        drop(m);
+        let result = dry_run(&app, &caller, meta.request_id.clone(), importer, batches).await?;
         return Ok((StatusCode::OK, Json(result)).into_response());
     }
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
         Box::pin(async move { run(&mut importer, m, &batches, false).await })
     })
     .await
-}
-
-async fn run(
-    importer: &mut Importer,
-    m: &mut Mutation,
-    batches: &[PreparedBatch],
-    dry_run: bool,
-) -> ApiResult<ImportResult> {
-    let mut rejects = Vec::new();
-    let mut probable_duplicates = Vec::new();
-    for batch in batches {
-        let outcome = importer.import_batch(m, batch).await?;
-        importer.absorb(&outcome);
-        rejects.extend(outcome.rejects);
-        probable_duplicates.extend(outcome.probable_duplicates);
-    }
-    Ok(ImportResult {
-        run_id: importer.run_id(),
-        dry_run,
-        columns: importer.columns().mapped(),
-        counts: importer.counts(),
-        rejects,
-        probable_duplicates,
-    })
 }

@@ -241,20 +241,30 @@ pub async fn release_expired(app: &AppState, now: OffsetDateTime) -> ApiResult<u
     let mut released = 0;
     for tenant in tenants {
         loop {
-            let mut m = Mutation::begin(&app.store, tenant.id, Actor::System, None).await?;
-            m.now = now;
-            let due = store::claim_expired(&mut m.session, tenant.id, now, EXPIRY_BATCH).await?;
-            for id in &due {
-                let Some(c) = store::get(&mut m.session, tenant.id, *id).await? else {
-                    continue;
-                };
-                if store::close(&mut m.session, tenant.id, c.id, &Closing::Expired, now).await? {
-                    release(&mut m, &c, "expired").await?;
-                    released += 1;
-                }
-            }
-            m.commit().await?;
-            if (due.len() as i64) < EXPIRY_BATCH {
+            let (due, done) = app
+                .write_as(tenant.id, Actor::System, None, move |m| {
+                    Box::pin(async move {
+                        m.now = now;
+                        let due = store::claim_expired(&mut m.session, m.tenant, now, EXPIRY_BATCH)
+                            .await?;
+                        let mut done = 0;
+                        for id in &due {
+                            let Some(c) = store::get(&mut m.session, m.tenant, *id).await? else {
+                                continue;
+                            };
+                            if store::close(&mut m.session, m.tenant, c.id, &Closing::Expired, now)
+                                .await?
+                            {
+                                release(m, &c, "expired").await?;
+                                done += 1;
+                            }
+                        }
+                        Ok((due.len(), done))
+                    })
+                })
+                .await?;
+            released += done;
+            if (due as i64) < EXPIRY_BATCH {
                 break;
             }
         }

@@ -130,15 +130,15 @@ pub async fn issue_birthday_coupons(app: &AppState, now: OffsetDateTime) -> ApiR
     let mut issued = 0;
     for (tenant, template, member, year) in work {
         // One member's failure does not hold up the others.
-        let result = async {
-            let mut m = Mutation::begin(&app.store, tenant, Actor::System, None).await?;
-            m.now = now;
-            let key = format!("birthday:{template}:{member}:{year}");
-            let done = issue_or_skip(&mut m, template, member, IssueSource::Birthday, &key).await?;
-            m.commit().await?;
-            Ok::<bool, ApiError>(done)
-        }
-        .await;
+        let result = app
+            .write_as(tenant, Actor::System, None, move |m| {
+                Box::pin(async move {
+                    m.now = now;
+                    let key = format!("birthday:{template}:{member}:{year}");
+                    issue_or_skip(m, template, member, IssueSource::Birthday, &key).await
+                })
+            })
+            .await;
         match result {
             Ok(true) => issued += 1,
             Ok(false) => {}

@@ -2,7 +2,6 @@
 
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::ledger::tenant_zone;
-use crate::app::mutation::Mutation;
 use crate::app::state::AppState;
 use huiyuan_domain::auth::Actor;
 use huiyuan_domain::ids::TenantId;
@@ -73,21 +72,23 @@ pub(super) async fn birthday_reward(
     today: Date,
     now: OffsetDateTime,
 ) -> ApiResult<bool> {
-    let mut m = Mutation::begin(&app.store, tenant, Actor::System, None).await?;
-    m.now = now;
-    let points = config(&mut m.session, tenant).await?.birthday_points;
-    let year = today.year();
-    let award = Award::new(
-        "birthday",
-        points,
-        format!("birthday:{member}:{year}"),
-        format!("birthday reward {year}"),
-    );
-    let granted = once(&mut m, member, "birthday", String::new(), award)
-        .await?
-        .is_some();
-    m.commit().await?;
-    Ok(granted)
+    app.write_as(tenant, Actor::System, None, move |m| {
+        Box::pin(async move {
+            m.now = now;
+            let points = config(&mut m.session, m.tenant).await?.birthday_points;
+            let year = today.year();
+            let award = Award::new(
+                "birthday",
+                points,
+                format!("birthday:{member}:{year}"),
+                format!("birthday reward {year}"),
+            );
+            Ok(once(m, member, "birthday", String::new(), award)
+                .await?
+                .is_some())
+        })
+    })
+    .await
 }
 
 /// The settlement loop's hook: looks for birthdays at most once an hour per node, and logs

@@ -23,6 +23,7 @@
 //! Unlike single registration, a row whose only identifiers are shared or blocked ones is
 //! rejected: nothing could find its member again, so a re-run would create it twice.
 
+pub mod api;
 mod cleaning;
 mod columns;
 mod decide;

@@ -71,6 +71,9 @@ pub(super) async fn import_batches<R: io::Read + Send + 'static>(
             }
         }
     });
+    // Not through `AppState::write`: the CLI imports without a server state (no writer lane),
+    // each batch in a transaction of its own, retried on a conflict; a dry run's one transaction
+    // is never committed.
     let mut dry = match options.dry_run {
         true => Some(
             Mutation::begin(store, tenant, actor.clone(), None)
