@@ -219,13 +219,13 @@ impl ConfigCache {
 /// Reads the tenant's configuration in `session` (the cache's loader; also for rare paths that
 /// read it inside their transaction).
 pub async fn load_tenant(session: &mut Session, tenant: TenantId) -> ApiResult<TenantConfig> {
-    let zone = crate::app::ledger::tenant_zone(session, tenant).await?;
+    let zone = crate::app::tenancy::zone::tenant_zone(session, tenant).await?;
     let rules = earning_rules::enabled_rules(session, tenant).await?;
-    let policy = crate::app::ledger::policy(session, tenant, huiyuan_store::utc_now())
+    let policy = crate::app::ledger::policy::load(session, tenant, huiyuan_store::utc_now())
         .await
         .map_err(ApiError::from)?;
-    let ladder = crate::app::tiers::ladder(session, tenant).await?;
-    let referral_points = crate::app::event_rewards::config(session, tenant)
+    let ladder = crate::app::tiers::ladder::load(session, tenant).await?;
+    let referral_points = crate::app::event_rewards::config::load(session, tenant)
         .await?
         .referral_points;
     Ok(TenantConfig {

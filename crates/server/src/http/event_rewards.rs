@@ -215,7 +215,7 @@ async fn get_config(
     caller.require(Permission::OrgRead)?;
     let mut session = app.store.read().await?;
     Ok(Json(
-        event_rewards::config(&mut session, caller.tenant_id).await?,
+        event_rewards::config::load(&mut session, caller.tenant_id).await?,
     ))
 }
 

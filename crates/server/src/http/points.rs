@@ -3,8 +3,9 @@
 
 use crate::app::access::visible_member;
 use crate::app::error::ApiResult;
-use crate::app::ledger::{self, adjust, tenant_zone};
+use crate::app::ledger::{self, adjust};
 use crate::app::state::AppState;
+use crate::app::tenancy::zone::tenant_zone;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
 use crate::http::respond::Respond;
@@ -77,7 +78,7 @@ async fn get_points(
         now + time::Duration::days(30),
     )
     .await?;
-    let policy = ledger::policy(&mut session, caller.tenant_id, now).await?;
+    let policy = ledger::policy::load(&mut session, caller.tenant_id, now).await?;
     Ok(Json(PointsView {
         member_id: member.id,
         available: balance.available,
@@ -262,7 +263,7 @@ async fn get_policy(
     caller.require(Permission::OrgRead)?;
     let mut session = app.store.read().await?;
     Ok(Json(
-        ledger::policy(&mut session, caller.tenant_id, utc_now())
+        ledger::policy::load(&mut session, caller.tenant_id, utc_now())
             .await?
             .into(),
     ))
@@ -306,7 +307,7 @@ async fn put_policy(
     errors.finish()?;
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
         Box::pin(async move {
-            let before: PointsPolicy = ledger::policy(&mut m.session, m.tenant, m.now)
+            let before: PointsPolicy = ledger::policy::load(&mut m.session, m.tenant, m.now)
                 .await?
                 .into();
             let stored = StoredPolicy {

@@ -151,7 +151,7 @@ async fn member_tier_view(
     let state = tiers::current_state(session, tenant, ladder, member)
         .await?
         .ok_or_else(|| ApiError::internal("a ladder without levels"))?;
-    let tz = tiers::zone(session, tenant).await?;
+    let tz = crate::app::tenancy::zone::tenant_zone(session, tenant).await?;
     let level_ref = |code: &str| {
         let level = ladder.level(code).or_else(|| ladder.lowest());
         LevelRef {
@@ -204,7 +204,7 @@ async fn get_member_tier(
     caller.require(Permission::MembersRead)?;
     let mut session = app.store.read().await?;
     let (member, _) = visible_member(&mut session, &caller, id, Access::Read).await?;
-    let ladder = tiers::ladder(&mut session, caller.tenant_id)
+    let ladder = tiers::ladder::load(&mut session, caller.tenant_id)
         .await?
         .ok_or_else(no_ladder)?;
     let view = member_tier_view(
@@ -250,7 +250,7 @@ async fn set_override(
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
         Box::pin(async move {
             let (member, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
-            let ladder = tiers::ladder(&mut m.session, m.tenant)
+            let ladder = tiers::ladder::load(&mut m.session, m.tenant)
                 .await?
                 .ok_or_else(no_ladder)?;
             let manual = Override {
@@ -283,7 +283,7 @@ async fn clear_override(
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
         Box::pin(async move {
             let (member, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
-            let ladder = tiers::ladder(&mut m.session, m.tenant)
+            let ladder = tiers::ladder::load(&mut m.session, m.tenant)
                 .await?
                 .ok_or_else(no_ladder)?;
             if tiers::clear_override(m, &ladder, member.id)

@@ -392,7 +392,9 @@ async fn earn(app: &TestApp, member: Uuid, points: i64) {
     let mut m = Mutation::begin(&app.state.store, app.default_tenant.id, Actor::System, None)
         .await
         .unwrap();
-    let tz = ledger::tenant_zone(&mut m.session, m.tenant).await.unwrap();
+    let tz = huiyuan_server::app::tenancy::zone::tenant_zone(&mut m.session, m.tenant)
+        .await
+        .unwrap();
     let posting = Posting {
         reason: "order".to_owned(),
         reference: Some(format!("order:{}", Uuid::now_v7())),

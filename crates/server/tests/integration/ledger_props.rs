@@ -127,7 +127,9 @@ async fn run_case(app: &TestApp, member: Uuid, case: &Case) -> Result<(), TestCa
             .await
             .unwrap();
         m.now = now;
-        let tz = ledger::tenant_zone(&mut m.session, tenant).await.unwrap();
+        let tz = huiyuan_server::app::tenancy::zone::tenant_zone(&mut m.session, tenant)
+            .await
+            .unwrap();
         let before = store::balance(&mut m.session, tenant, member)
             .await
             .unwrap();

@@ -66,7 +66,9 @@ async fn earn_at(
         .await
         .unwrap();
     m.now = at;
-    let tz = ledger::tenant_zone(&mut m.session, m.tenant).await.unwrap();
+    let tz = huiyuan_server::app::tenancy::zone::tenant_zone(&mut m.session, m.tenant)
+        .await
+        .unwrap();
     let posting = Posting {
         reason: "order".to_owned(),
         reference: Some(format!("order:{}", Uuid::now_v7())),

@@ -209,7 +209,7 @@ async fn release(m: &mut Mutation, c: &StoredCheckout, how: &str) -> ApiResult<(
     }
     if c.hold_entry_id.is_some() {
         let held = hold_entry(m, c.id).await?;
-        let tz = ledger::tenant_zone(&mut m.session, m.tenant).await?;
+        let tz = crate::app::tenancy::zone::tenant_zone(&mut m.session, m.tenant).await?;
         let posting = Posting {
             format_id: held.format_id,
             reference: Some(format!("checkout:{}", c.id)),

@@ -117,7 +117,7 @@ pub async fn policy(
     now: OffsetDateTime,
 ) -> ApiResult<CheckoutPolicy> {
     let stored = store::policy(session, tenant).await?;
-    let points = crate::app::ledger::policy(session, tenant, now).await?;
+    let points = crate::app::ledger::policy::load(session, tenant, now).await?;
     let StoredCheckoutPolicy {
         max_share_percent,
         points_unit,
@@ -378,7 +378,7 @@ pub async fn price(
         (Some(points), false) => PointsRequest::Exactly(points),
         (None, false) => PointsRequest::None,
     };
-    let tz = crate::app::ledger::tenant_zone(session, tenant).await?;
+    let tz = crate::app::tenancy::zone::tenant_zone(session, tenant).await?;
     let quote = huiyuan_domain::checkout::quote(
         &offers,
         &cart,

@@ -93,7 +93,7 @@ pub async fn issue_in_tx(
     if member.is_none_or(|row| row.status != MemberStatus::Active.as_str()) {
         return Err(FieldError::new("member_id", "not_found", "no such active member").into());
     }
-    let tz = crate::app::ledger::tenant_zone(&mut m.session, m.tenant).await?;
+    let tz = crate::app::tenancy::zone::tenant_zone(&mut m.session, m.tenant).await?;
     let (starts_at, expires_at) = template
         .spec
         .window_at(m.now, |at, days| end_of_local_day(at, days, &tz))

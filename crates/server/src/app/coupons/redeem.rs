@@ -236,7 +236,7 @@ async fn price(
         ),
         None => None,
     };
-    let tz = crate::app::ledger::tenant_zone(session, tenant).await?;
+    let tz = crate::app::tenancy::zone::tenant_zone(session, tenant).await?;
     let cart = Cart {
         lines: input.lines.clone(),
         shipping_fen: input.shipping_fen,

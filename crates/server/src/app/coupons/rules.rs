@@ -100,7 +100,7 @@ pub async fn issue_birthday_coupons(app: &AppState, now: OffsetDateTime) -> ApiR
             if templates.is_empty() {
                 continue;
             }
-            let tz = crate::app::ledger::tenant_zone(&mut session, tenant.id).await?;
+            let tz = crate::app::tenancy::zone::tenant_zone(&mut session, tenant.id).await?;
             let today =
                 local_date(now, &tz).ok_or_else(|| ApiError::internal("date out of range"))?;
             let year_start = today

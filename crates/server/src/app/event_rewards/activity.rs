@@ -2,8 +2,9 @@
 
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::identity::sealed::open_profile;
-use crate::app::ledger::{issuance_account, tenant_zone};
+use crate::app::ledger::issuance_account;
 use crate::app::mutation::Mutation;
+use crate::app::tenancy::zone::tenant_zone;
 use crate::app::vault::Vault;
 use huiyuan_domain::ids::StoreId;
 use huiyuan_domain::validation::FieldError;

@@ -1,8 +1,8 @@
 //! Birthday rewards, once a year, granted in batches by the background loop.
 
 use crate::app::error::{ApiError, ApiResult};
-use crate::app::ledger::tenant_zone;
 use crate::app::state::AppState;
+use crate::app::tenancy::zone::tenant_zone;
 use huiyuan_domain::auth::Actor;
 use huiyuan_domain::ids::TenantId;
 use huiyuan_store::event_rewards;
@@ -33,7 +33,9 @@ pub async fn grant_birthday_rewards(app: &AppState, now: OffsetDateTime) -> ApiR
     let tenants = huiyuan_store::tenants::list(&mut session, 10_000).await?;
     let mut work = Vec::new();
     for tenant in tenants {
-        let points = config(&mut session, tenant.id).await?.birthday_points;
+        let points = crate::app::event_rewards::config::load(&mut session, tenant.id)
+            .await?
+            .birthday_points;
         if points <= 0 {
             continue;
         }
@@ -75,7 +77,9 @@ pub(super) async fn birthday_reward(
     app.write_as(tenant, Actor::System, None, move |m| {
         Box::pin(async move {
             m.now = now;
-            let points = config(&mut m.session, m.tenant).await?.birthday_points;
+            let points = crate::app::event_rewards::config::load(&mut m.session, m.tenant)
+                .await?
+                .birthday_points;
             let year = today.year();
             let award = Award::new(
                 "birthday",

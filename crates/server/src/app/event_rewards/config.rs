@@ -2,16 +2,22 @@
 //! capped and custom events, the one-off rewards; validation and storage.
 
 use crate::app::error::{ApiError, ApiResult};
-use crate::app::mutation::Mutation;
 use huiyuan_domain::ids::TenantId;
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::Session;
-use huiyuan_store::event_rewards::{self, StoredConfig};
+use huiyuan_store::event_rewards;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::ToSchema;
 
-use super::*;
+/// Most points one reward may grant.
+pub(crate) const MAX_POINTS: i64 = 1_000_000;
+/// Most slots a capped event may have per day.
+pub(crate) const MAX_DAILY_CAP: i64 = 100;
+/// Most custom events a tenant may define.
+pub(crate) const MAX_CUSTOM_EVENTS: usize = 50;
+/// Most rungs on a ladder.
+pub(crate) const MAX_RUNGS: usize = 31;
 
 /// One rung of the streak ladder: from `day` of a streak on, a sign-in earns `points`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -281,21 +287,9 @@ impl RewardConfig {
 }
 
 /// The tenant's configuration (the defaults until it saves one).
-pub async fn config(session: &mut Session, tenant: TenantId) -> ApiResult<RewardConfig> {
+pub async fn load(session: &mut Session, tenant: TenantId) -> ApiResult<RewardConfig> {
     match event_rewards::config(session, tenant).await? {
         Some(stored) => serde_json::from_value(stored.config).map_err(ApiError::internal),
         None => Ok(RewardConfig::default()),
     }
-}
-
-/// Saves a validated configuration; returns the one it replaced.
-pub async fn put_config(m: &mut Mutation, config: &RewardConfig) -> ApiResult<RewardConfig> {
-    let before = self::config(&mut m.session, m.tenant).await?;
-    let stored = StoredConfig {
-        config: serde_json::to_value(config).map_err(ApiError::internal)?,
-        updated_at: m.now,
-    };
-    m.config_changed();
-    event_rewards::put_config(&mut m.session, m.tenant, &stored).await?;
-    Ok(before)
 }

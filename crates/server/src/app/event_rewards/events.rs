@@ -1,8 +1,8 @@
 //! `POST /api/v1/events`: the events members report, and where each is decided.
 
 use crate::app::error::ApiResult;
-use crate::app::ledger::tenant_zone;
 use crate::app::mutation::Mutation;
+use crate::app::tenancy::zone::tenant_zone;
 use crate::app::vault::Vault;
 use huiyuan_domain::ids::StoreId;
 use huiyuan_domain::validation::FieldError;
@@ -43,7 +43,7 @@ pub async fn record(
     event: Event,
     occurred_at: OffsetDateTime,
 ) -> ApiResult<EventOutcome> {
-    let config = config(&mut m.session, m.tenant).await?;
+    let config = crate::app::event_rewards::config::load(&mut m.session, m.tenant).await?;
     let tz = tenant_zone(&mut m.session, m.tenant).await?;
     let day = local_day(occurred_at, &tz)?;
     let outcome = EventOutcome::new(event.kind(), member.id, day, occurred_at);

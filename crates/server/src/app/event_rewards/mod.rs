@@ -21,7 +21,8 @@
 
 mod activity;
 mod birthday;
-mod config;
+pub mod config;
+mod configure;
 mod days;
 mod events;
 mod outcome;
@@ -30,10 +31,8 @@ mod referral;
 mod sign_in;
 
 pub use birthday::{birthday_tick, grant_birthday_rewards};
-pub use config::{
-    CappedReward, CustomEvent, MonthlyRung, RewardConfig, SignInConfig, StreakRung, config,
-    put_config,
-};
+pub use config::{CappedReward, CustomEvent, MonthlyRung, RewardConfig, SignInConfig, StreakRung};
+pub use configure::put_config;
 pub use days::local_day;
 pub use events::{Event, record};
 pub use outcome::{EventOutcome, Grant, Milestone};
@@ -49,14 +48,6 @@ use time::Duration;
 /// The ledger entry kind of every event reward.
 pub const REWARD_KIND: &str = "reward";
 
-/// Most points one reward may grant.
-pub(crate) const MAX_POINTS: i64 = 1_000_000;
-/// Most slots a capped event may have per day.
-pub(crate) const MAX_DAILY_CAP: i64 = 100;
-/// Most custom events a tenant may define.
-pub(crate) const MAX_CUSTOM_EVENTS: usize = 50;
-/// Most rungs on a ladder.
-pub(crate) const MAX_RUNGS: usize = 31;
 /// Members rewarded per tenant per birthday round.
 pub(crate) const BIRTHDAY_BATCH: i64 = 500;
 /// How often a node looks for birthdays (the settlement loop ticks every minute).

@@ -11,7 +11,9 @@ use super::*;
 
 /// The registration reward, the same from every channel; called once a member is created.
 pub async fn on_registered(m: &mut Mutation, member: Uuid) -> ApiResult<()> {
-    let points = config(&mut m.session, m.tenant).await?.registration_points;
+    let points = crate::app::event_rewards::config::load(&mut m.session, m.tenant)
+        .await?
+        .registration_points;
     let award = Award::new(
         "registration",
         points,
@@ -26,7 +28,9 @@ pub async fn on_registered(m: &mut Mutation, member: Uuid) -> ApiResult<()> {
 /// paid. Nothing when the member was not referred, the referrer is no longer active, the reward
 /// is off or was already granted.
 pub async fn on_first_paid_order(m: &mut Mutation, referee_member_id: Uuid) -> ApiResult<()> {
-    let points = config(&mut m.session, m.tenant).await?.referral_points;
+    let points = crate::app::event_rewards::config::load(&mut m.session, m.tenant)
+        .await?
+        .referral_points;
     if points <= 0 {
         return Ok(());
     }

@@ -32,7 +32,7 @@ pub async fn reverse_spend(
     let mut owed = (-available).max(0).min(spend.amount);
     let lot_ids: Vec<Uuid> = spend.draws.iter().map(|draw| draw.lot_id).collect();
     let originals = ledger::lots_by_ids(&mut m.session, m.tenant, &lot_ids).await?;
-    let fallback_expiry = policy(&mut m.session, m.tenant, m.now)
+    let fallback_expiry = super::policy::load(&mut m.session, m.tenant, m.now)
         .await?
         .expiry
         .expires_at(m.now, tz);

@@ -163,7 +163,7 @@ pub async fn clawback(
 
     // 3. The overdraft the tenant allows.
     if left > 0 {
-        let limit = policy(&mut m.session, m.tenant, m.now)
+        let limit = super::policy::load(&mut m.session, m.tenant, m.now)
             .await?
             .overdraft_limit
             .max(0);

@@ -27,7 +27,7 @@ pub async fn earn(
     if let Some(done) = already_posted(m, posting).await? {
         return Ok(done);
     }
-    let policy = policy(&mut m.session, m.tenant, m.now).await?;
+    let policy = super::policy::load(&mut m.session, m.tenant, m.now).await?;
     ledger::ensure_balance(&mut m.session, m.tenant, member, m.now).await?;
     let available = if policy.pending_days > 0 {
         0

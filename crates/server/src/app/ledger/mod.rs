@@ -10,9 +10,9 @@
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
 use huiyuan_domain::ids::TenantId;
-use huiyuan_domain::ledger::{Draw, ExpiryPolicy};
-use huiyuan_store::ledger::{self, Entry, StoredPolicy};
-use huiyuan_store::{Session, StoreResult, tenants};
+use huiyuan_domain::ledger::Draw;
+use huiyuan_store::Session;
+use huiyuan_store::ledger::{self, Entry};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -21,6 +21,7 @@ mod after_spend;
 mod clawback;
 mod earn;
 pub mod merge;
+pub mod policy;
 mod settle;
 mod spend;
 mod verify;
@@ -32,28 +33,6 @@ pub use earn::*;
 pub use settle::*;
 pub use spend::*;
 pub use verify::*;
-
-/// The policy a tenant gets until it sets its own: points of year Y expire at the end of Y+1,
-/// no return window, 100 points are worth ¥1, no overdraft.
-pub fn default_policy(now: OffsetDateTime) -> StoredPolicy {
-    StoredPolicy {
-        expiry: ExpiryPolicy::YearEnd { years: 1 },
-        pending_days: 0,
-        fen_per_100_points: 100,
-        overdraft_limit: 0,
-        updated_at: now,
-    }
-}
-
-pub async fn policy(
-    session: &mut Session,
-    tenant: TenantId,
-    now: OffsetDateTime,
-) -> StoreResult<StoredPolicy> {
-    Ok(ledger::policy(session, tenant)
-        .await?
-        .unwrap_or_else(|| default_policy(now)))
-}
 
 /// The counter account of manual adjustments.
 pub const ADJUSTMENT: &str = "adjustment";
@@ -128,15 +107,6 @@ async fn append(m: &mut Mutation, entry: &Entry) -> ApiResult<()> {
             "the same posting is being applied concurrently; retry",
         ))
     }
-}
-
-/// The tenant's time zone (for expiry dates).
-pub async fn tenant_zone(session: &mut Session, tenant: TenantId) -> ApiResult<jiff::tz::TimeZone> {
-    let zone = tenants::get(session, tenant)
-        .await?
-        .map(|t| t.time_zone.as_str().to_owned())
-        .unwrap_or_else(|| "Asia/Shanghai".to_owned());
-    jiff::tz::TimeZone::get(&zone).map_err(ApiError::internal)
 }
 
 /// The member profile's `points` summary: balances, and the lifetime earned.

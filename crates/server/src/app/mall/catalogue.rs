@@ -111,7 +111,7 @@ async fn check_tier_code(
     let Some(code) = code else {
         return Ok(());
     };
-    match crate::app::tiers::ladder(session, tenant).await? {
+    match crate::app::tiers::ladder::load(session, tenant).await? {
         Some(ladder) if ladder.level(code).is_some() => {}
         Some(_) => errors.push(FieldError::new(
             "min_tier_code",

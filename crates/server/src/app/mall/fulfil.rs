@@ -189,7 +189,7 @@ async fn give_back(m: &mut Mutation, r: &StoredRedemption) -> ApiResult<()> {
         huiyuan_store::ledger::entry_by_natural_key(&mut m.session, m.tenant, &spend_key(r.id))
             .await?
             .ok_or_else(|| ApiError::internal("a redemption without its spend entry"))?;
-    let tz = crate::app::tiers::zone(&mut m.session, m.tenant).await?;
+    let tz = crate::app::tenancy::zone::tenant_zone(&mut m.session, m.tenant).await?;
     let posting = Posting {
         format_id: spend.format_id,
         reference: Some(format!("reward_redemption:{}", r.id)),

@@ -75,7 +75,7 @@ pub async fn preview(
             message: format!("fewer than {quantity} units are left"),
         });
     }
-    let tz = crate::app::tiers::zone(session, tenant).await?;
+    let tz = crate::app::tenancy::zone::tenant_zone(session, tenant).await?;
     let counters = limit_counters(spec, now, &tz)
         .ok_or_else(|| ApiError::internal("the current instant is outside the calendar"))?;
     let mut uses = Vec::new();

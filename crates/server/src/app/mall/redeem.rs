@@ -75,7 +75,7 @@ pub async fn member_facts(
     let Some(code) = &spec.min_tier_code else {
         return Ok(MemberFacts::default());
     };
-    let Some(ladder) = crate::app::tiers::ladder(session, m_tenant).await? else {
+    let Some(ladder) = crate::app::tiers::ladder::load(session, m_tenant).await? else {
         return Ok(MemberFacts::default());
     };
     let state = crate::app::tiers::current_state(session, m_tenant, &ladder, member).await?;
@@ -270,7 +270,7 @@ pub async fn redeem(
     .check(request.quantity, m.now)
     .map_err(|why| not_eligible(why.field(), why.code(), why.to_string()))?;
     let collect_store = check_collect_store(&mut m.session, m.tenant, spec, &delivery).await?;
-    let tz = crate::app::tiers::zone(&mut m.session, m.tenant).await?;
+    let tz = crate::app::tenancy::zone::tenant_zone(&mut m.session, m.tenant).await?;
 
     let id = Uuid::now_v7();
     let points = spec.points * request.quantity;

@@ -71,7 +71,7 @@ pub async fn points_value(
     tenant: huiyuan_domain::ids::TenantId,
     now: OffsetDateTime,
 ) -> StoreResult<Rate> {
-    let policy = crate::app::ledger::policy(session, tenant, now).await?;
+    let policy = crate::app::ledger::policy::load(session, tenant, now).await?;
     Ok(Rate {
         fen: policy.fen_per_100_points,
         per_points: 100,

@@ -11,10 +11,13 @@
 //! [`huiyuan_store::tiers::update_state`]): two nodes evaluating the same member at once record
 //! the evaluation once, and an order racing an override decides again on what the other wrote.
 
+pub mod ladder;
+
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
 use crate::app::profile::SectionFuture;
 use crate::app::state::AppState;
+use crate::app::tenancy::zone::tenant_zone;
 use huiyuan_domain::auth::Actor;
 use huiyuan_domain::earning::{EarningRule, tier_benefit_rule};
 use huiyuan_domain::ids::{FormatId, TenantId};
@@ -40,24 +43,6 @@ const MAX_CATCH_UP: usize = 12;
 const EVALUATION_BATCH: i64 = 500;
 /// Most batches per tenant in one run of the job, so one run stays bounded.
 const MAX_BATCHES: usize = 20;
-
-/// The tenant's ladder; `None` until one is configured (members then have no tier).
-pub async fn ladder(session: &mut Session, tenant: TenantId) -> ApiResult<Option<TierLadder>> {
-    Ok(store::ladder(session, tenant)
-        .await?
-        .map(|stored| stored.ladder))
-}
-
-/// The tenant's time zone, for windows and evaluation dates (Asia/Shanghai when unknown).
-pub async fn zone(session: &mut Session, tenant: TenantId) -> StoreResult<TimeZone> {
-    let name = tenants::get(session, tenant)
-        .await?
-        .map(|t| t.time_zone.as_str().to_owned());
-    Ok(name
-        .and_then(|name| TimeZone::get(&name).ok())
-        .or_else(|| TimeZone::get("Asia/Shanghai").ok())
-        .unwrap_or(TimeZone::UTC))
-}
 
 /// The qualifying total in `[from, until)` on the ladder's basis.
 pub async fn qualifying_total(
@@ -186,10 +171,10 @@ pub async fn on_qualifying_activity(
     m: &mut Mutation,
     member: Uuid,
 ) -> ApiResult<Option<TierChange>> {
-    let Some(ladder) = ladder(&mut m.session, m.tenant).await? else {
+    let Some(ladder) = ladder::load(&mut m.session, m.tenant).await? else {
         return Ok(None);
     };
-    let tz = zone(&mut m.session, m.tenant).await?;
+    let tz = tenant_zone(&mut m.session, m.tenant).await?;
     on_qualifying_activity_with(m, member, Some(&ladder), &tz).await
 }
 
@@ -230,7 +215,7 @@ pub async fn on_qualifying_activity_with(
 /// [`store::alias_family`]) — upgrades further when the combined total reaches a higher level.
 /// Undoing the merge leaves the level to the next evaluation, like a refund does: no flapping.
 pub async fn on_merge(m: &mut Mutation, survivor: Uuid, source: Uuid) -> ApiResult<()> {
-    let Some(ladder) = ladder(&mut m.session, m.tenant).await? else {
+    let Some(ladder) = ladder::load(&mut m.session, m.tenant).await? else {
         return Ok(());
     };
     let Some(source_state) = current_state(&mut m.session, m.tenant, &ladder, source).await? else {
@@ -361,10 +346,10 @@ pub async fn evaluate_member(
     app.write_as(tenant, Actor::System, None, move |m| {
         Box::pin(async move {
             m.now = now;
-            let Some(ladder) = ladder(&mut m.session, tenant).await? else {
+            let Some(ladder) = ladder::load(&mut m.session, tenant).await? else {
                 return Ok(Some(0));
             };
-            let tz = zone(&mut m.session, tenant).await?;
+            let tz = tenant_zone(&mut m.session, tenant).await?;
             let Some(stored) = store::state(&mut m.session, tenant, member).await? else {
                 return Ok(Some(0));
             };
@@ -421,7 +406,7 @@ pub async fn effective_benefits(
     member: Uuid,
     format_code: Option<&str>,
 ) -> ApiResult<Option<EffectiveBenefits>> {
-    let Some(ladder) = ladder(session, tenant).await? else {
+    let Some(ladder) = ladder::load(session, tenant).await? else {
         return Ok(None);
     };
     let Some(state) = current_state(session, tenant, &ladder, member).await? else {
@@ -437,7 +422,7 @@ pub async fn effective_level_code(
     tenant: TenantId,
     member: Uuid,
 ) -> ApiResult<Option<String>> {
-    let Some(ladder) = ladder(session, tenant).await? else {
+    let Some(ladder) = ladder::load(session, tenant).await? else {
         return Ok(None);
     };
     let Some(state) = current_state(session, tenant, &ladder, member).await? else {
@@ -457,7 +442,7 @@ pub async fn earning_tier(
     member: Uuid,
     format: FormatId,
 ) -> ApiResult<(Option<String>, Option<EarningRule>)> {
-    let Some(ladder) = ladder(session, tenant).await? else {
+    let Some(ladder) = ladder::load(session, tenant).await? else {
         return Ok((None, None));
     };
     let Some(state) = current_state(session, tenant, &ladder, member).await? else {
@@ -566,7 +551,7 @@ pub fn tier_section(s: &mut Session, tenant: TenantId, member: Uuid) -> SectionF
         let Some(state) = current_state(s, tenant, &ladder, member).await? else {
             return Ok(None);
         };
-        let tz = zone(s, tenant).await?;
+        let tz = tenant_zone(s, tenant).await?;
         let now = utc_now();
         let level = ladder.effective_level(&state, now);
         // A failure to sum the progress leaves it out rather than failing the whole profile.

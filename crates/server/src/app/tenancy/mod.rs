@@ -1,5 +1,8 @@
 //! Creating tenants: the tenant, its built-in admin role and its first admin account, in one
 //! transaction. Used on first start (the default tenant), by `huiyuan tenant create`, and by tests.
+//! [`zone`]: the tenant's time zone.
+
+pub mod zone;
 
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
