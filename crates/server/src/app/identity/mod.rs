@@ -5,6 +5,7 @@
 pub mod import;
 pub mod merge;
 pub mod policy;
+pub mod privacy;
 pub mod register;
 pub mod sealed;
 pub mod view;
