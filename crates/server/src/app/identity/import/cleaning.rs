@@ -1,7 +1,18 @@
 //! Cleaning and sealing rows ahead of the database work: values trimmed and normalised,
 //! identifiers with their blind indexes, the profile in its stored form.
 
-use super::*;
+use crate::app::identity::import::{Columns, Field, SourceRow, normalise_header};
+use crate::app::identity::policy::IdentityPolicy;
+use crate::app::identity::sealed::seal_profile;
+use crate::app::vault::Vault;
+use huiyuan_domain::identity::{
+    Gender, Identifier, IdentifierInput, MemberStatus, Profile, ProfileInput,
+};
+use huiyuan_domain::org::Code;
+use huiyuan_store::members::StoredMember;
+use std::sync::Arc;
+use time::Date;
+use uuid::Uuid;
 
 /// Trims (also full-width spaces) and reads empty strings and the usual null spellings as absent.
 pub(super) fn clean_text(raw: &str) -> Option<&str> {

@@ -1,7 +1,12 @@
 //! Which column of a legacy export feeds which member field: default headers in English and
 //! Chinese, or an explicit mapping.
 
-use super::*;
+use crate::app::identity::import::MAX_COLUMNS;
+use huiyuan_domain::identity::IdentifierKind;
+use huiyuan_domain::validation::FieldError;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use utoipa::ToSchema;
 
 /// A member field a column can feed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,6 +1,14 @@
 //! Deciding a row: a new member, or a merge of what it brings into the member it names.
 
-use super::*;
+use crate::app::identity::import::cleaning::{Clean, Keyed, Refusal};
+use crate::app::identity::import::{Field, Importer, SourceRow};
+use crate::app::identity::policy::IdentityPolicy;
+use crate::app::mutation::Mutation;
+use huiyuan_domain::auth::{Access, Placement, RecordClass};
+use huiyuan_domain::identity::{IdentifierKind, MemberStatus, Profile};
+use huiyuan_store::members::{StoredIdentifier, StoredMember};
+use std::collections::{BTreeSet, HashMap};
+use uuid::Uuid;
 
 /// A member as this batch sees it: stored or about to be.
 pub(super) struct Working {

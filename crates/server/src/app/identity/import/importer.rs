@@ -1,6 +1,24 @@
 //! One import run and its batches: look up, decide in file order, number, review, write.
 
-use super::*;
+use crate::app::error::{ApiError, ApiResult};
+use crate::app::identity::import::cleaning::{Clean, Refusal, blank_member};
+use crate::app::identity::import::decide::Working;
+use crate::app::identity::import::{
+    BatchOutcome, Columns, ImportCounts, PreparedBatch, Preparer, SourceRow,
+};
+use crate::app::identity::policy::IdentityPolicy;
+use crate::app::mutation::Mutation;
+use crate::app::vault::Vault;
+use huiyuan_domain::auth::{Actor, DataScope, Principal};
+use huiyuan_domain::identity::{IdentifierKind, MemberNo};
+use huiyuan_domain::ids::{ChannelId, FormatId, StaffId, StoreId, TenantId};
+use huiyuan_store::members::{StoredIdentifier, StoredMember};
+use huiyuan_store::{members, utc_now};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use time::Date;
+use uuid::Uuid;
 
 /// Where new members are placed when a row does not say: a channel key's channel and store, a
 /// shopping guide's own id — as registration does.

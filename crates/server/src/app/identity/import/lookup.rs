@@ -1,7 +1,17 @@
 //! What a batch loads before deciding: placements of store codes, and the members holding its
 //! identifiers with the identifiers they hold.
 
-use super::*;
+use crate::app::error::ApiResult;
+use crate::app::identity::import::cleaning::Clean;
+use crate::app::identity::import::decide::Working;
+use crate::app::identity::import::{Defaults, Importer, SourceRow};
+use crate::app::mutation::Mutation;
+use huiyuan_domain::auth::{Actor, DataScope};
+use huiyuan_domain::identity::{IdentifierKind, MemberStatus};
+use huiyuan_store::members::StoredMember;
+use huiyuan_store::{members, org};
+use std::collections::{BTreeSet, HashMap};
+use uuid::Uuid;
 
 impl Importer {
     /// Resolves the batch's store codes (once per run) and the caller's defaults (once).

@@ -47,33 +47,7 @@ pub use report_files::{DuplicateFile, RejectFile};
 pub use run::{RunOptions, describe, import_csv};
 pub use similarity::similar_names;
 
-use cleaning::*;
-use decide::*;
 use importer::Defaults;
-
-use crate::app::error::{ApiError, ApiResult, ErrorCode};
-use crate::app::identity::policy::IdentityPolicy;
-use crate::app::identity::sealed::{fold, seal_profile};
-use crate::app::mutation::Mutation;
-use crate::app::vault::Vault;
-use huiyuan_domain::auth::{Access, Actor, DataScope, Placement, Principal, RecordClass};
-use huiyuan_domain::identity::{
-    Gender, Identifier, IdentifierInput, IdentifierKind, MemberNo, MemberStatus, Profile,
-    ProfileInput,
-};
-use huiyuan_domain::ids::{ChannelId, FormatId, StaffId, StoreId, TenantId};
-use huiyuan_domain::org::Code;
-use huiyuan_domain::validation::FieldError;
-use huiyuan_store::members::{self, IndexColumn, StoredIdentifier, StoredMember};
-use huiyuan_store::{Store, org, utc_now};
-use serde::Serialize;
-use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::io;
-use std::sync::Arc;
-use time::Date;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
 /// Rows per transaction when importing a file: large enough that per-statement costs vanish, small
 /// enough that a server sharing the database waits at most a fraction of a second for the lock.

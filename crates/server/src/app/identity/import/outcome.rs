@@ -1,6 +1,10 @@
 //! What a batch and a run did: counts, rejected rows, probable duplicates.
 
-use super::*;
+use crate::app::identity::import::SourceRow;
+use crate::app::identity::import::cleaning::Refusal;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// How rows fared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]

@@ -1,6 +1,9 @@
 //! Reading a CSV export in batches of rows, with the line each row starts on.
 
-use super::*;
+use crate::app::identity::import::cleaning::clean_text;
+use crate::app::identity::import::{Columns, MAX_BATCH_ROWS};
+use huiyuan_domain::validation::FieldError;
+use std::io;
 
 /// One data row as read: its line in the file (the header is line 1) and its values.
 #[derive(Clone, Debug)]

@@ -1,6 +1,7 @@
 //! The reject file and the probable-duplicate report.
 
-use super::*;
+use crate::app::identity::import::{ProbableDuplicate, RejectedRow};
+use std::io;
 
 /// The reject file: `line`, `code`, `reason`, then the file's own columns, one row per rejected row.
 pub struct RejectFile<W: io::Write> {

@@ -1,6 +1,16 @@
 //! The probable-duplicate review of a batch's new members.
 
-use super::*;
+use crate::app::error::ApiResult;
+use crate::app::identity::import::decide::Working;
+use crate::app::identity::import::{
+    Importer, MAX_CANDIDATES_PER_MEMBER, ProbableDuplicate, similar_names,
+};
+use crate::app::mutation::Mutation;
+use huiyuan_store::members;
+use huiyuan_store::members::IndexColumn;
+use std::collections::{BTreeSet, HashMap};
+use time::Date;
+use uuid::Uuid;
 
 /// A member the review compares new members with.
 pub(super) struct Known {

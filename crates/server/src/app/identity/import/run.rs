@@ -1,7 +1,14 @@
 //! Running a whole file: batches read and cleaned on a thread beside the database work, one
 //! transaction each, retried on a concurrent write; a dry run rolls back.
 
-use super::*;
+use crate::app::error::{ApiError, ErrorCode};
+use crate::app::identity::import::{
+    BatchOutcome, CsvRows, DEFAULT_BATCH_ROWS, ImportCounts, Importer, MAX_BATCH_ATTEMPTS,
+    MAX_BATCH_ROWS, PreparedBatch,
+};
+use crate::app::mutation::Mutation;
+use huiyuan_store::{Store, members};
+use std::io;
 
 /// How a file import runs.
 #[derive(Clone, Copy, Debug)]

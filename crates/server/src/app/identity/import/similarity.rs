@@ -1,6 +1,6 @@
 //! Whether two names probably name one person (the probable-duplicate review).
 
-use super::*;
+use crate::app::identity::sealed::fold;
 
 /// Whether two names probably name one person: equal once folded, one the other's beginning
 /// (`张三` and `张三丰`), or — for names of three or more characters — one typo apart. Two-character

@@ -1,4 +1,12 @@
-use super::*;
+use crate::app::identity::import::cleaning::{Clean, Refusal, clean_row, clean_text};
+use crate::app::identity::import::{
+    Columns, CsvRows, Field, SourceRow, normalise_date, parse_gender, parse_mapping, read_csv_text,
+    similar_names,
+};
+use crate::app::identity::policy::IdentityPolicy;
+use crate::app::vault::Vault;
+use huiyuan_domain::identity::Gender;
+use std::collections::BTreeMap;
 use time::macros::date;
 
 fn strings(items: &[&str]) -> Vec<String> {
