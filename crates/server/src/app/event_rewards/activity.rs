@@ -1,6 +1,9 @@
 //! Store check-in, capped events (share, review, custom), profile completion, one-off rewards.
 
 use crate::app::error::{ApiError, ApiResult};
+use crate::app::event_rewards::days::local_day;
+use crate::app::event_rewards::outcome::EventOutcome;
+use crate::app::event_rewards::posting::{Award, finish, first_answer, grant, new_event};
 use crate::app::identity::sealed::open_profile;
 use crate::app::ledger::issuance_account;
 use crate::app::mutation::Mutation;
@@ -8,13 +11,10 @@ use crate::app::tenancy::zone::tenant_zone;
 use crate::app::vault::Vault;
 use huiyuan_domain::ids::StoreId;
 use huiyuan_domain::validation::FieldError;
-use huiyuan_store::event_rewards;
 use huiyuan_store::members::StoredMember;
-use huiyuan_store::org;
+use huiyuan_store::{event_rewards, org};
 use time::Date;
 use uuid::Uuid;
-
-use super::*;
 
 pub(super) async fn check_in(
     m: &mut Mutation,

@@ -1,6 +1,10 @@
 //! Birthday rewards, once a year, granted in batches by the background loop.
 
 use crate::app::error::{ApiError, ApiResult};
+use crate::app::event_rewards::activity::once;
+use crate::app::event_rewards::days::local_day;
+use crate::app::event_rewards::posting::Award;
+use crate::app::event_rewards::{BIRTHDAY_BATCH, BIRTHDAY_INTERVAL};
 use crate::app::state::AppState;
 use crate::app::tenancy::zone::tenant_zone;
 use huiyuan_domain::auth::Actor;
@@ -9,8 +13,6 @@ use huiyuan_store::event_rewards;
 use std::sync::Mutex;
 use time::{Date, Month, OffsetDateTime};
 use uuid::Uuid;
-
-use super::*;
 
 /// Every `MM-DD` that counts as a birthday on `today`: 29 February birthdays are kept on 28
 /// February in years without one.

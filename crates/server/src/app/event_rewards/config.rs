@@ -4,8 +4,7 @@
 use crate::app::error::{ApiError, ApiResult};
 use huiyuan_domain::ids::TenantId;
 use huiyuan_domain::validation::{FieldError, FieldErrors};
-use huiyuan_store::Session;
-use huiyuan_store::event_rewards;
+use huiyuan_store::{Session, event_rewards};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use utoipa::ToSchema;

@@ -1,6 +1,10 @@
 //! `POST /api/v1/events`: the events members report, and where each is decided.
 
 use crate::app::error::ApiResult;
+use crate::app::event_rewards::activity::{Cap, capped, check_in, profile_completed};
+use crate::app::event_rewards::days::local_day;
+use crate::app::event_rewards::outcome::EventOutcome;
+use crate::app::event_rewards::sign_in::sign_in;
 use crate::app::mutation::Mutation;
 use crate::app::tenancy::zone::tenant_zone;
 use crate::app::vault::Vault;
@@ -8,8 +12,6 @@ use huiyuan_domain::ids::StoreId;
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::members::StoredMember;
 use time::OffsetDateTime;
-
-use super::*;
 
 /// A validated `POST /api/v1/events`.
 #[derive(Clone, Debug)]

@@ -38,11 +38,6 @@ pub use events::{Event, record};
 pub use outcome::{EventOutcome, Grant, Milestone};
 pub use referral::{on_first_paid_order, on_first_paid_order_of, on_registered};
 
-// Siblings see each other's items through `use super::*`.
-use activity::*;
-use days::*;
-use posting::*;
-use sign_in::*;
 use time::Duration;
 
 /// The ledger entry kind of every event reward.

@@ -1,14 +1,14 @@
 //! Posting a grant once (natural keys), storing the answer on the event row, and auditing.
 
 use crate::app::error::{ApiError, ApiResult};
+use crate::app::event_rewards::REWARD_KIND;
+use crate::app::event_rewards::outcome::{EventOutcome, Grant};
 use crate::app::ledger::{self, Posting};
 use crate::app::mutation::Mutation;
 use huiyuan_store::event_rewards::{self, MemberEvent};
 use serde_json::json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
-
-use super::*;
 
 /// What one grant posts.
 pub(super) struct Award {

@@ -1,13 +1,13 @@
 //! The registration reward and the referral reward on the referee's first paid order.
 
 use crate::app::error::ApiResult;
+use crate::app::event_rewards::activity::once;
+use crate::app::event_rewards::posting::Award;
 use crate::app::mutation::Mutation;
 use huiyuan_domain::identity::MemberStatus;
 use huiyuan_store::members;
 use huiyuan_store::members::StoredMember;
 use uuid::Uuid;
-
-use super::*;
 
 /// The registration reward, the same from every channel; called once a member is created.
 pub async fn on_registered(m: &mut Mutation, member: Uuid) -> ApiResult<()> {

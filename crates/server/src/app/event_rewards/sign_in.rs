@@ -1,11 +1,13 @@
 //! Daily sign-in (签到) with its streak and monthly ladders.
 
 use crate::app::error::{ApiError, ApiResult};
+use crate::app::event_rewards::config::SignInConfig;
+use crate::app::event_rewards::days::month_bounds;
+use crate::app::event_rewards::outcome::{EventOutcome, Milestone};
+use crate::app::event_rewards::posting::{Award, finish, first_answer, grant, new_event};
 use crate::app::mutation::Mutation;
 use huiyuan_store::event_rewards;
 use time::Date;
-
-use super::*;
 
 /// Points of a sign-in on `streak` day, and the next rung above the base ahead of it.
 pub(super) fn streak_points(config: &SignInConfig, streak: i64) -> (i64, Option<Milestone>) {
