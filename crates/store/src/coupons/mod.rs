@@ -12,5 +12,14 @@ mod issued;
 pub mod redemptions;
 mod templates;
 
-pub use issued::*;
-pub use templates::*;
+pub use issued::{
+    COUPON_MEMBER_COLUMNS, CouponFilter, CouponSummary, MARK_USED, MEMBER_AVAILABLE,
+    MEMBER_EXPIRED, MEMBER_USED, StoredCoupon, birthday_members_without, coupon_by_code,
+    coupon_by_id, coupon_by_natural_key, expiring_coupons, insert_coupon, mark_available,
+    mark_used, member_coupons, member_summary,
+};
+pub use templates::{
+    AutoRule, MAX_AUTO_TEMPLATES, StoredTemplate, TEMPLATE_COLUMNS, auto_templates, get_template,
+    give_back_quota, insert_template, list_templates, member_issued, take_member_quota,
+    take_total_quota, update_template,
+};

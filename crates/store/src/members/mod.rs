@@ -437,4 +437,9 @@ pub async fn delete_merges_involving(
 
 mod bulk;
 pub mod merges;
-pub use bulk::*;
+pub use bulk::{
+    ConnectionTuning, DuplicateCandidate, duplicate_candidates_by_index,
+    duplicate_candidates_by_name_and_birthday, enter_bulk_mode, existing_referral_codes,
+    find_members_by_identifiers, get_members, identifier_keys_of_members, insert_identifiers,
+    insert_members, insert_search_tokens, leave_bulk_mode, refresh_statistics, reserve_member_seqs,
+};
