@@ -2,6 +2,8 @@
 //!
 //! - [`identity`]: member identifiers (phones, emails, WeChat ids …), member numbers, profiles.
 //! - [`ids`]: typed, time-ordered identifiers (UUIDv7) for every entity.
+//! - [`amounts`]: [`Points`](amounts::Points) and [`Fen`](amounts::Fen), integer amounts with
+//!   checked sums and exact pro rata shares.
 //! - [`validation`]: field errors collected while parsing wire input into domain values.
 //! - [`org`]: the organisation — tenants, business formats (业态), stores and merchants, channels.
 //! - [`credentials`]: roles, staff accounts, API keys and the bearer token format.
@@ -12,7 +14,8 @@
 //!   redemption state machine and typeable codes.
 //! - [`earning`]: earning rules — conditions, rates, multipliers, bonuses, caps, stacking — and the
 //!   accrual (with per-rule, per-line attribution) and explanation of an order.
-//! - [`ledger`]: points expiry policies and first-to-expire-first spending over lots.
+//! - [`ledger`]: the ledger's accounts ([`LedgerAccount`](ledger::LedgerAccount)), points expiry
+//!   policies and first-to-expire-first spending over lots.
 //! - [`mall`]: the points mall — rewards (goods, services, donations, coupons) with price, stock,
 //!   limits, tier-only and time window; eligibility; the redemption state machine.
 //! - [`paging`]: cursor pagination limits and opaque cursors.
@@ -23,6 +26,7 @@
 //!
 //! Wire input becomes these types at the edge; past the edge an invalid value cannot exist.
 
+pub mod amounts;
 pub mod audit;
 pub mod auth;
 pub mod checkout;
