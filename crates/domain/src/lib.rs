@@ -18,6 +18,8 @@
 //!   policies and first-to-expire-first spending over lots.
 //! - [`mall`]: the points mall — rewards (goods, services, donations, coupons) with price, stock,
 //!   limits, tier-only and time window; eligibility; the redemption state machine.
+//! - [`orders`]: the refund plan — money, points per line and per earning rule a refund gives
+//!   and takes back.
 //! - [`paging`]: cursor pagination limits and opaque cursors.
 //! - [`settlement`]: settlement policy and revenue split rules, points valued in fen, the
 //!   inter-format matrix with net transfers, merchant revenue split (分润).
@@ -37,6 +39,7 @@ pub mod identity;
 pub mod ids;
 pub mod ledger;
 pub mod mall;
+pub mod orders;
 pub mod org;
 pub mod paging;
 pub mod settlement;
