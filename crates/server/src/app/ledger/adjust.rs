@@ -2,6 +2,7 @@
 
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ledger::LedgerAccount;
 use huiyuan_store::ledger::Entry;
 use uuid::Uuid;
 
@@ -30,12 +31,20 @@ pub async fn adjust(
             delta,
             0,
             "adjust",
-            ADJUSTMENT.to_owned(),
+            LedgerAccount::Adjustment,
             &posting,
             tz,
         )
         .await
     } else {
-        spend(m, member, -delta, "adjust", ADJUSTMENT.to_owned(), &posting).await
+        spend(
+            m,
+            member,
+            -delta,
+            "adjust",
+            LedgerAccount::Adjustment,
+            &posting,
+        )
+        .await
     }
 }

@@ -2,10 +2,8 @@
 
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::{Draw, plan_spend};
-use huiyuan_store::ledger::{
-    self, BalanceChange, Entry, MEMBER_AVAILABLE, MEMBER_PENDING, StoredLot,
-};
+use huiyuan_domain::ledger::{Draw, LedgerAccount, plan_spend};
+use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
 use uuid::Uuid;
 
 use super::*;
@@ -96,7 +94,7 @@ pub async fn clawback(
                 member,
                 "clawback",
                 take,
-                MEMBER_PENDING.to_owned(),
+                LedgerAccount::MemberPending,
                 counter.clone(),
                 &pending_posting,
                 draws,
@@ -200,7 +198,7 @@ pub async fn clawback(
             member,
             "clawback",
             from_available,
-            MEMBER_AVAILABLE.to_owned(),
+            LedgerAccount::MemberAvailable,
             counter,
             posting,
             available_draws,

@@ -2,8 +2,8 @@
 
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::plan_spend;
-use huiyuan_store::ledger::{self, Entry, MEMBER_AVAILABLE, StoredLot};
+use huiyuan_domain::ledger::{LedgerAccount, plan_spend};
+use huiyuan_store::ledger::{self, Entry, StoredLot};
 use uuid::Uuid;
 
 use super::*;
@@ -42,7 +42,7 @@ pub async fn spend(
     member: Uuid,
     points: i64,
     kind: &str,
-    counter: String,
+    counter: LedgerAccount,
     posting: &Posting,
 ) -> ApiResult<Entry> {
     if let Some(done) = already_posted(m, posting).await? {
@@ -79,7 +79,7 @@ pub async fn spend(
         member,
         kind,
         points,
-        MEMBER_AVAILABLE.to_owned(),
+        LedgerAccount::MemberAvailable,
         counter,
         posting,
         draws,
