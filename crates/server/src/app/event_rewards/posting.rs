@@ -9,7 +9,7 @@ use serde_json::json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::*;
+use super::{EventOutcome, Grant, REWARD_KIND};
 
 /// What one grant posts.
 pub(super) struct Award {

@@ -1,12 +1,11 @@
 //! Manual adjustments with a reason.
 
+use super::{Posting, earn, spend};
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
 use huiyuan_domain::ledger::LedgerAccount;
 use huiyuan_store::ledger::Entry;
 use uuid::Uuid;
-
-use super::*;
 
 /// A manual adjustment: positive amounts are granted as a new lot, negative ones spent (never
 /// below zero). Reason required.

@@ -1,13 +1,12 @@
 //! What can happen to a spend afterwards: undone into the lots it drew, attributed to the
 //! formats that issued its points, or (held points) moved on to the account that claims them.
 
+use super::{Posting, already_posted, append, entry, policy, settle_member, stored_account};
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
 use uuid::Uuid;
-
-use super::*;
 
 /// Undoes a spend (a cancelled mall redemption): `spend.amount` points come back from the account
 /// the spend credited, into the lots they were drawn from, so they keep their original expiry —

@@ -1,12 +1,11 @@
 //! Claw-backs on refunds: the refunded order's own lot first, then other lots, then overdraft.
 
+use super::{Posting, already_posted, append, entry, issuance_account, policy, settle_member};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
 use huiyuan_domain::ledger::{Draw, LedgerAccount, plan_spend};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
 use uuid::Uuid;
-
-use super::*;
 
 /// What a claw-back took back and how.
 #[derive(Clone, Debug, Default)]

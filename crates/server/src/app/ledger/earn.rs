@@ -1,13 +1,12 @@
 //! Earning: points credited as a new lot, pending for the policy's return window.
 
+use super::{Posting, already_posted, entry, policy};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot, StoredPolicy};
 use time::Duration;
 use uuid::Uuid;
-
-use super::*;
 
 /// Credits `points` to the member as a new lot, pending until the policy's return window ends;
 /// `counter` is the account they come from (a format's issuance, `adjustment`, …).

@@ -25,13 +25,13 @@ mod settle;
 mod spend;
 mod verify;
 
-pub use adjust::*;
-pub use after_spend::*;
-pub use clawback::*;
-pub use earn::*;
-pub use settle::*;
-pub use spend::*;
-pub use verify::*;
+pub use adjust::adjust;
+pub use after_spend::{issuing_formats, move_held, reverse_spend};
+pub use clawback::{Clawback, clawback};
+pub use earn::{earn, earn_new};
+pub use settle::settle_member;
+pub use spend::{as_insufficient_points, insufficient, spend};
+pub use verify::{VerifyReport, verify_all};
 
 /// The policy a tenant gets until it sets its own: points of year Y expire at the end of Y+1,
 /// no return window, 100 points are worth ¥1, no overdraft.

@@ -1,13 +1,11 @@
 //! Settling a member's lots: releasing pending points whose window has passed, expiring lots.
 
+use super::{Posting, append, entry};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::Draw;
-use huiyuan_domain::ledger::LedgerAccount;
+use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger;
 use uuid::Uuid;
-
-use super::*;
 
 /// Releases the member's pending lots whose window has passed and expires lots whose time has
 /// come; returns (released, expired) points. Idempotent: each lot is settled once.

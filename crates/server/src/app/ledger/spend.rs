@@ -1,12 +1,11 @@
 //! Spending first-to-expire first, never overdrawing; the shortfall's stable codes.
 
+use super::{Posting, already_posted, append, entry, settle_member};
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
 use huiyuan_domain::ledger::{LedgerAccount, plan_spend};
 use huiyuan_store::ledger::{self, Entry, StoredLot};
 use uuid::Uuid;
-
-use super::*;
 
 /// Why a spend was refused.
 pub fn insufficient(available: i64) -> ApiError {

@@ -376,7 +376,7 @@ async fn merchant_lines(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{CouponCost, Uuid, bearer_of, is_claim_account, issuing_party};
 
     #[test]
     fn accounts_name_their_party() {
