@@ -17,7 +17,9 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The member's own accounts, as named in entries (the member is the entry's `member_id`).
+/// The member's own accounts, as named in entries (the member is the entry's `member_id`): the
+/// names `huiyuan_domain::ledger::LedgerAccount` writes, kept here as text for the SQL that
+/// sums them (a test below holds the two together).
 pub const MEMBER_AVAILABLE: &str = "member.available";
 pub const MEMBER_PENDING: &str = "member.pending";
 
@@ -645,4 +647,16 @@ pub async fn lots_by_ids(
         query.build_query_as().fetch_all(&mut *c).await
     })?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MEMBER_AVAILABLE, MEMBER_PENDING};
+    use huiyuan_domain::ledger::LedgerAccount;
+
+    #[test]
+    fn the_member_account_names_are_the_ledger_accounts() {
+        assert_eq!(MEMBER_AVAILABLE, LedgerAccount::MemberAvailable.to_string());
+        assert_eq!(MEMBER_PENDING, LedgerAccount::MemberPending.to_string());
+    }
 }

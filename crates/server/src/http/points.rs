@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission};
-use huiyuan_domain::ledger::{Draw, ExpiryPolicy};
+use huiyuan_domain::ledger::{Draw, ExpiryPolicy, LedgerAccount};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::ledger::{Entry, StoredPolicy};
 use huiyuan_store::utc_now;
@@ -119,7 +119,11 @@ pub struct EntryView {
 
 impl From<Entry> for EntryView {
     fn from(entry: Entry) -> Self {
-        let member_side = |account: &str| account.starts_with("member.");
+        let member_side = |account: &str| {
+            account
+                .parse::<LedgerAccount>()
+                .is_ok_and(|account| account.is_member())
+        };
         let points = if member_side(&entry.credit_account) && !member_side(&entry.debit_account) {
             entry.amount
         } else if member_side(&entry.debit_account) && !member_side(&entry.credit_account) {

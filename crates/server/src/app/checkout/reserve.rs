@@ -5,11 +5,12 @@
 
 use super::{CheckoutRequest, CheckoutView, coupon_refused, price};
 use crate::app::error::{ApiError, ApiResult};
-use crate::app::ledger::{self, CHECKOUT_HOLD, Posting};
+use crate::app::ledger::{self, Posting};
 use crate::app::mutation::Mutation;
 use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Access, Principal};
 use huiyuan_domain::coupons::{CouponState, Reason};
+use huiyuan_domain::ledger::LedgerAccount;
 use huiyuan_store::checkout::{self as store, HeldCoupon, StoredCheckout};
 use huiyuan_store::coupons as coupon_store;
 use serde_json::json;
@@ -72,7 +73,7 @@ pub async fn reserve(
             member.id,
             quote.points_used,
             "checkout_hold",
-            CHECKOUT_HOLD.to_owned(),
+            LedgerAccount::CheckoutHold,
             &posting,
         )
         .await

@@ -5,6 +5,7 @@ use crate::app::event_rewards::REWARD_KIND;
 use crate::app::event_rewards::outcome::{EventOutcome, Grant};
 use crate::app::ledger::{self, Posting};
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ledger::LedgerAccount;
 use huiyuan_store::event_rewards::{self, MemberEvent};
 use serde_json::json;
 use time::{Date, OffsetDateTime};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 /// What one grant posts.
 pub(super) struct Award {
     pub(super) points: i64,
-    pub(super) counter: String,
+    pub(super) counter: LedgerAccount,
     pub(super) format_id: Option<Uuid>,
     pub(super) natural_key: String,
     pub(super) reference: Option<String>,
@@ -24,7 +25,7 @@ impl Award {
     pub(super) fn new(kind: &str, points: i64, natural_key: String, reason: String) -> Self {
         Self {
             points,
-            counter: format!("reward:{kind}"),
+            counter: LedgerAccount::EventReward(kind.to_owned()),
             format_id: None,
             natural_key,
             reference: None,

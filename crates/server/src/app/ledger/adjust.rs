@@ -1,11 +1,11 @@
 //! Manual adjustments with a reason.
 
+use super::{Posting, earn, spend};
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ledger::LedgerAccount;
 use huiyuan_store::ledger::Entry;
 use uuid::Uuid;
-
-use super::*;
 
 /// A manual adjustment: positive amounts are granted as a new lot, negative ones spent (never
 /// below zero). Reason required.
@@ -30,12 +30,20 @@ pub async fn adjust(
             delta,
             0,
             "adjust",
-            ADJUSTMENT.to_owned(),
+            LedgerAccount::Adjustment,
             &posting,
             tz,
         )
         .await
     } else {
-        spend(m, member, -delta, "adjust", ADJUSTMENT.to_owned(), &posting).await
+        spend(
+            m,
+            member,
+            -delta,
+            "adjust",
+            LedgerAccount::Adjustment,
+            &posting,
+        )
+        .await
     }
 }

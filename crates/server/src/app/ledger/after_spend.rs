@@ -1,13 +1,12 @@
 //! What can happen to a spend afterwards: undone into the lots it drew, attributed to the
 //! formats that issued its points, or (held points) moved on to the account that claims them.
 
+use super::{Posting, already_posted, append, entry, settle_member, stored_account};
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::Draw;
-use huiyuan_store::ledger::{self, BalanceChange, Entry, MEMBER_AVAILABLE, StoredLot};
+use huiyuan_domain::ledger::{Draw, LedgerAccount};
+use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
 use uuid::Uuid;
-
-use super::*;
 
 /// Undoes a spend (a cancelled mall redemption): `spend.amount` points come back from the account
 /// the spend credited, into the lots they were drawn from, so they keep their original expiry —
@@ -25,6 +24,8 @@ pub async fn reverse_spend(
     if let Some(done) = already_posted(m, posting).await? {
         return Ok(done);
     }
+    // The account the spend credited gives the points back; read before anything is written.
+    let from = stored_account(&spend.credit_account)?;
     let entry_id = Uuid::now_v7();
     let available = ledger::balance(&mut m.session, m.tenant, member)
         .await?
@@ -74,8 +75,8 @@ pub async fn reverse_spend(
         member,
         "reversal",
         spend.amount,
-        spend.credit_account.clone(),
-        MEMBER_AVAILABLE.to_owned(),
+        from,
+        LedgerAccount::MemberAvailable,
         posting,
         restored,
         m.now,
@@ -115,10 +116,6 @@ pub async fn issuing_formats(
         .collect())
 }
 
-/// The account points sit in while a checkout holds them: spent from the member (so they can
-/// not be spent twice), not yet claimed by any format.
-pub const CHECKOUT_HOLD: &str = "checkout_hold";
-
 /// Moves points parked by `held` (a spend into a holding account) on to `to`, keeping the
 /// draws so the lots — and so the issuing formats — stay traceable. Member balances do not
 /// change. Posted once per `posting.natural_key`.
@@ -127,7 +124,7 @@ pub async fn move_held(
     member: Uuid,
     held: &Entry,
     kind: &str,
-    to: String,
+    to: LedgerAccount,
     posting: &Posting,
 ) -> ApiResult<Entry> {
     if let Some(done) = already_posted(m, posting).await? {
@@ -137,7 +134,7 @@ pub async fn move_held(
         member,
         kind,
         held.amount,
-        held.credit_account.clone(),
+        stored_account(&held.credit_account)?,
         to,
         posting,
         held.draws.clone(),

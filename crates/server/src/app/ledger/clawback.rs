@@ -1,14 +1,11 @@
 //! Claw-backs on refunds: the refunded order's own lot first, then other lots, then overdraft.
 
+use super::{Posting, already_posted, append, entry, issuance_account, settle_member};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::{Draw, plan_spend};
-use huiyuan_store::ledger::{
-    self, BalanceChange, Entry, MEMBER_AVAILABLE, MEMBER_PENDING, StoredLot,
-};
+use huiyuan_domain::ledger::{Draw, LedgerAccount, plan_spend};
+use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
 use uuid::Uuid;
-
-use super::*;
 
 /// What a claw-back took back and how.
 #[derive(Clone, Debug, Default)]
@@ -96,7 +93,7 @@ pub async fn clawback(
                 member,
                 "clawback",
                 take,
-                MEMBER_PENDING.to_owned(),
+                LedgerAccount::MemberPending,
                 counter.clone(),
                 &pending_posting,
                 draws,
@@ -200,7 +197,7 @@ pub async fn clawback(
             member,
             "clawback",
             from_available,
-            MEMBER_AVAILABLE.to_owned(),
+            LedgerAccount::MemberAvailable,
             counter,
             posting,
             available_draws,

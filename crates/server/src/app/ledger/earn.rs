@@ -1,15 +1,12 @@
 //! Earning: points credited as a new lot, pending for the policy's return window.
 
+use super::{Posting, already_posted, entry};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::Draw;
-use huiyuan_store::ledger::{
-    self, BalanceChange, Entry, MEMBER_AVAILABLE, MEMBER_PENDING, StoredLot, StoredPolicy,
-};
+use huiyuan_domain::ledger::{Draw, LedgerAccount};
+use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot, StoredPolicy};
 use time::Duration;
 use uuid::Uuid;
-
-use super::*;
 
 /// Credits `points` to the member as a new lot, pending until the policy's return window ends;
 /// `counter` is the account they come from (a format's issuance, `adjustment`, …).
@@ -20,7 +17,7 @@ pub async fn earn(
     points: i64,
     tier_points: i64,
     kind: &str,
-    counter: String,
+    counter: LedgerAccount,
     posting: &Posting,
     tz: &jiff::tz::TimeZone,
 ) -> ApiResult<Entry> {
@@ -62,7 +59,7 @@ pub async fn earn_new(
     points: i64,
     tier_points: i64,
     kind: &str,
-    counter: String,
+    counter: LedgerAccount,
     posting: &Posting,
     tz: &jiff::tz::TimeZone,
     policy: &StoredPolicy,
@@ -79,16 +76,16 @@ pub async fn earn_new(
     let pending = available_at > m.now;
     let lot_id = Uuid::now_v7();
     let credit = if pending {
-        MEMBER_PENDING
+        LedgerAccount::MemberPending
     } else {
-        MEMBER_AVAILABLE
+        LedgerAccount::MemberAvailable
     };
     let posted = entry(
         member,
         kind,
         points,
         counter,
-        credit.to_owned(),
+        credit,
         posting,
         vec![Draw { lot_id, points }],
         m.now,

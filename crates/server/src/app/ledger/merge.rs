@@ -1,20 +1,23 @@
 //! How points follow a member merge, and come back when it is undone. The journal only grows:
 //! the source's balances are transferred to the survivor by entries on both members (through a
-//! `merge:<id>` transit account that nets to zero), and the source's lots move with them. The
+//! `transfer:merge:<id>` transit account that nets to zero), and the source's lots move with them. The
 //! transfer-out entries record the lots that moved, so undoing the merge moves exactly those lots
 //! back — with what is left in them: points the survivor spent meanwhile stay spent.
 
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::{Draw, plan_spend};
-use huiyuan_store::ledger::{self, BalanceChange, Entry, MEMBER_AVAILABLE, MEMBER_PENDING};
+use huiyuan_domain::ledger::{Draw, LedgerAccount, plan_spend};
+use huiyuan_store::ledger::{self, BalanceChange, Entry};
 use uuid::Uuid;
 
-/// Posts a transfer of `amount` (either sign) of `account` from `from` to `to`.
+/// Posts a transfer of `amount` (either sign) of `account` (one of the member's two) from `from`
+/// to `to`, through the `transit` account; `key` names the merge or its undoing.
+#[allow(clippy::too_many_arguments)] // one per fact of the transfer; a struct would only rename them
 async fn transfer(
     m: &mut Mutation,
     key: &str,
-    account: &str,
+    transit: &LedgerAccount,
+    account: &LedgerAccount,
     amount: i64,
     from: Uuid,
     to: Uuid,
@@ -23,20 +26,20 @@ async fn transfer(
     if amount == 0 {
         return Ok(());
     }
-    let transit = format!("transfer:{key}");
+    let (account_name, transit_name) = (account.to_string(), transit.to_string());
     let (out_debit, out_credit, in_debit, in_credit) = if amount > 0 {
         (
-            account.to_owned(),
-            transit.clone(),
-            transit.clone(),
-            account.to_owned(),
+            account_name.clone(),
+            transit_name.clone(),
+            transit_name.clone(),
+            account_name.clone(),
         )
     } else {
         (
-            transit.clone(),
-            account.to_owned(),
-            account.to_owned(),
-            transit.clone(),
+            transit_name.clone(),
+            account_name.clone(),
+            account_name.clone(),
+            transit_name.clone(),
         )
     };
     for (member, kind, debit, credit, draws, side) in [
@@ -61,7 +64,7 @@ async fn transfer(
             return Err(ApiError::internal("a merge transfer was posted twice"));
         }
     }
-    let (available, pending) = if account == MEMBER_AVAILABLE {
+    let (available, pending) = if *account == LedgerAccount::MemberAvailable {
         (amount, 0)
     } else {
         (0, amount)
@@ -148,11 +151,13 @@ pub async fn merge_points(
             .collect::<Vec<_>>()
     };
     let key = format!("merge:{merge_id}");
+    let transit = LedgerAccount::MergeTransit(merge_id);
     ledger::ensure_balance(&mut m.session, m.tenant, survivor, m.now).await?;
     transfer(
         m,
         &key,
-        MEMBER_AVAILABLE,
+        &transit,
+        &LedgerAccount::MemberAvailable,
         balance.available,
         source,
         survivor,
@@ -162,7 +167,8 @@ pub async fn merge_points(
     transfer(
         m,
         &key,
-        MEMBER_PENDING,
+        &transit,
+        &LedgerAccount::MemberPending,
         balance.pending,
         source,
         survivor,
@@ -181,7 +187,7 @@ pub async fn unmerge_points(
 ) -> ApiResult<()> {
     let key = format!("merge:{merge_id}");
     let mut moved = Vec::new();
-    for account in [MEMBER_AVAILABLE, MEMBER_PENDING] {
+    for account in [LedgerAccount::MemberAvailable, LedgerAccount::MemberPending] {
         if let Some(entry) =
             ledger::entry_by_natural_key(&mut m.session, m.tenant, &format!("{key}:{account}:out"))
                 .await?
@@ -212,10 +218,12 @@ pub async fn unmerge_points(
             .collect::<Vec<_>>()
     };
     let back = format!("un{key}");
+    let transit = LedgerAccount::UnmergeTransit(merge_id);
     transfer(
         m,
         &back,
-        MEMBER_AVAILABLE,
+        &transit,
+        &LedgerAccount::MemberAvailable,
         sum(false),
         survivor,
         source,
@@ -225,7 +233,8 @@ pub async fn unmerge_points(
     transfer(
         m,
         &back,
-        MEMBER_PENDING,
+        &transit,
+        &LedgerAccount::MemberPending,
         sum(true),
         survivor,
         source,

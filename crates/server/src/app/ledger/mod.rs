@@ -10,7 +10,7 @@
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
 use huiyuan_domain::ids::TenantId;
-use huiyuan_domain::ledger::Draw;
+use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::Session;
 use huiyuan_store::ledger::{self, Entry};
 use time::OffsetDateTime;
@@ -26,28 +26,22 @@ mod settle;
 mod spend;
 mod verify;
 
-pub use adjust::*;
-pub use after_spend::*;
-pub use clawback::*;
-pub use earn::*;
-pub use settle::*;
-pub use spend::*;
-pub use verify::*;
+pub use adjust::adjust;
+pub use after_spend::{issuing_formats, move_held, reverse_spend};
+pub use clawback::{Clawback, clawback};
+pub use earn::{earn, earn_new};
+pub use settle::settle_member;
+pub use spend::{as_insufficient_points, insufficient, spend};
+pub use verify::{VerifyReport, verify_all};
 
-/// The counter account of manual adjustments.
-pub const ADJUSTMENT: &str = "adjustment";
-
-/// The account a format's issued points are owed from.
-pub fn issuance_account(format: Option<Uuid>) -> String {
-    format.map_or_else(|| "issuance:group".to_owned(), |f| format!("issuance:{f}"))
+/// The account a format's issued points are owed from (the group's without a format).
+pub fn issuance_account(format: Option<Uuid>) -> LedgerAccount {
+    LedgerAccount::issuance(format)
 }
 
 /// The account redeemed points are claimed by.
-pub fn redemption_account(format: Option<Uuid>) -> String {
-    format.map_or_else(
-        || "redemption:group".to_owned(),
-        |f| format!("redemption:{f}"),
-    )
+pub fn redemption_account(format: Option<Uuid>) -> LedgerAccount {
+    LedgerAccount::redemption(format)
 }
 
 /// What a posting is about.
@@ -66,8 +60,8 @@ fn entry(
     member: Uuid,
     kind: &str,
     amount: i64,
-    debit: String,
-    credit: String,
+    debit: LedgerAccount,
+    credit: LedgerAccount,
     posting: &Posting,
     draws: Vec<Draw>,
     now: OffsetDateTime,
@@ -77,8 +71,8 @@ fn entry(
         member_id: member,
         kind: kind.to_owned(),
         amount,
-        debit_account: debit,
-        credit_account: credit,
+        debit_account: debit.to_string(),
+        credit_account: credit.to_string(),
         format_id: posting.format_id,
         reference: posting.reference.clone(),
         reason: posting.reason.clone(),
@@ -127,6 +121,12 @@ pub fn points_section<'a>(
 }
 
 /// The account donated points go to (公益捐赠), per format like the redemption accounts.
-pub fn donation_account(format: Option<Uuid>) -> String {
-    format.map_or_else(|| "donation:group".to_owned(), |f| format!("donation:{f}"))
+pub fn donation_account(format: Option<Uuid>) -> LedgerAccount {
+    LedgerAccount::donation(format)
+}
+
+/// The account a stored entry names, read back as the account it was written from; a name that
+/// no longer parses is stored data gone wrong, not a caller's mistake.
+fn stored_account(name: &str) -> ApiResult<LedgerAccount> {
+    name.parse().map_err(ApiError::internal)
 }

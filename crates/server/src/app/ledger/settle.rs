@@ -1,12 +1,11 @@
 //! Settling a member's lots: releasing pending points whose window has passed, expiring lots.
 
+use super::{Posting, append, entry};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::Draw;
-use huiyuan_store::ledger::{self, MEMBER_AVAILABLE, MEMBER_PENDING};
+use huiyuan_domain::ledger::{Draw, LedgerAccount};
+use huiyuan_store::ledger;
 use uuid::Uuid;
-
-use super::*;
 
 /// Releases the member's pending lots whose window has passed and expires lots whose time has
 /// come; returns (released, expired) points. Idempotent: each lot is settled once.
@@ -50,8 +49,8 @@ pub async fn settle_member(m: &mut Mutation, member: Uuid) -> ApiResult<(i64, i6
                         member,
                         "release",
                         lot.remaining,
-                        MEMBER_PENDING.to_owned(),
-                        MEMBER_AVAILABLE.to_owned(),
+                        LedgerAccount::MemberPending,
+                        LedgerAccount::MemberAvailable,
                         &posting,
                         draws,
                         m.now,
@@ -64,9 +63,9 @@ pub async fn settle_member(m: &mut Mutation, member: Uuid) -> ApiResult<(i64, i6
             && ledger::draw_lot(&mut m.session, m.tenant, member, lot.id, lot.remaining).await?
         {
             let account = if lot.pending {
-                MEMBER_PENDING
+                LedgerAccount::MemberPending
             } else {
-                MEMBER_AVAILABLE
+                LedgerAccount::MemberAvailable
             };
             let debited = if lot.pending {
                 ledger::debit_pending(&mut m.session, m.tenant, member, lot.remaining, m.now)
@@ -99,8 +98,8 @@ pub async fn settle_member(m: &mut Mutation, member: Uuid) -> ApiResult<(i64, i6
                     member,
                     "expire",
                     lot.remaining,
-                    account.to_owned(),
-                    "expiry".to_owned(),
+                    account,
+                    LedgerAccount::Expiry,
                     &posting,
                     draws,
                     m.now,

@@ -1,12 +1,11 @@
 //! Spending first-to-expire first, never overdrawing; the shortfall's stable codes.
 
+use super::{Posting, already_posted, append, entry, settle_member};
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::plan_spend;
-use huiyuan_store::ledger::{self, Entry, MEMBER_AVAILABLE, StoredLot};
+use huiyuan_domain::ledger::{LedgerAccount, plan_spend};
+use huiyuan_store::ledger::{self, Entry, StoredLot};
 use uuid::Uuid;
-
-use super::*;
 
 /// Why a spend was refused.
 pub fn insufficient(available: i64) -> ApiError {
@@ -42,7 +41,7 @@ pub async fn spend(
     member: Uuid,
     points: i64,
     kind: &str,
-    counter: String,
+    counter: LedgerAccount,
     posting: &Posting,
 ) -> ApiResult<Entry> {
     if let Some(done) = already_posted(m, posting).await? {
@@ -79,7 +78,7 @@ pub async fn spend(
         member,
         kind,
         points,
-        MEMBER_AVAILABLE.to_owned(),
+        LedgerAccount::MemberAvailable,
         counter,
         posting,
         draws,

@@ -198,7 +198,8 @@ async fn spend_points(
     let entry = ledger::spend(m, member, points, kind, account.clone(), &posting)
         .await
         .map_err(ledger::as_insufficient_points)?;
-    Ok((entry, account))
+    // The redemption stores the account's name, the same text the entry stores.
+    Ok((entry, account.to_string()))
 }
 
 /// Redeems `reward_id` for `member` (found by the caller, in their scope, for writing) inside

@@ -8,26 +8,22 @@ use crate::app::earning::accrual::earn_key;
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::ledger::{Posting, clawback};
 use crate::app::mutation::Mutation;
+use huiyuan_domain::amounts::{Fen, Points};
 use huiyuan_domain::auth::{Access, Principal};
-use huiyuan_domain::validation::{FieldError, FieldErrors};
+use huiyuan_domain::earning::Accrual;
+use huiyuan_domain::orders::{
+    RefundRequest, RefundableLine, RefundableOrder, RequestedLine, plan_refund,
+};
+use huiyuan_domain::validation::FieldErrors;
 use huiyuan_store::orders::{self, RefundedLine, RuleAccrual, StoredLine, StoredRefund};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
-
-/// `part` of `whole` for `done` of `of` units, rounded down: pro rata shares that add up to the
-/// whole once every unit is counted.
-fn pro_rata(whole: i64, done: i64, of: i64) -> i64 {
-    if of <= 0 {
-        return 0;
-    }
-    let share = i128::from(whole) * i128::from(done) / i128::from(of);
-    i64::try_from(share).unwrap_or(i64::MAX)
-}
 
 /// Refunds lines of an order (all that remains when `lines` is absent): records the refund,
 /// takes back exactly the points the refunded units earned (and their share of every rule's
 /// counters). A retry with the same external refund id answers the stored refund `(false, …)`.
+/// What the refund gives and takes back is [`plan_refund`]'s; this reads the order, writes the
+/// plan, and claws the points back through the ledger.
 pub async fn refund(
     m: &mut Mutation,
     caller: &Principal,
@@ -52,101 +48,38 @@ pub async fn refund(
         return Ok((false, done.into()));
     }
     let lines = orders::order_lines(&mut m.session, m.tenant, order.id).await?;
-    let by_no: BTreeMap<u32, &StoredLine> = lines
-        .iter()
-        .map(|line| (u32::try_from(line.line_no).unwrap_or(u32::MAX), line))
-        .collect();
-    // What to refund per line.
-    let wanted: Vec<(u32, i64)> = match &input.lines {
-        None => by_no
+    let accrual = order.accrual.clone().unwrap_or_default();
+    let refundable = RefundableOrder {
+        lines: lines
             .iter()
-            .map(|(no, line)| (*no, line.quantity - line.refunded_quantity))
-            .filter(|(_, quantity)| *quantity > 0)
+            .map(|line| refundable_line(line, &accrual))
             .collect(),
-        Some(requested) => {
-            let mut errors = FieldErrors::new();
-            let mut seen = BTreeSet::new();
-            for (i, line) in requested.iter().enumerate() {
-                let field = format!("lines[{i}]");
-                if !seen.insert(line.line_no) {
-                    errors.push(FieldError::new(
-                        format!("{field}.line_no"),
-                        "duplicate",
-                        "each line once per refund",
-                    ));
-                }
-                match by_no.get(&line.line_no) {
-                    None => errors.push(FieldError::new(
-                        format!("{field}.line_no"),
-                        "not_found",
-                        "the order has no such line",
-                    )),
-                    Some(stored) => {
-                        let left = stored.quantity - stored.refunded_quantity;
-                        if line.quantity == 0 {
-                            errors.push(FieldError::new(
-                                format!("{field}.quantity"),
-                                "out_of_range",
-                                "must be at least 1",
-                            ));
-                        } else if i64::from(line.quantity) > left {
-                            errors.push(FieldError::new(
-                                format!("{field}.quantity"),
-                                "over_refund",
-                                format!("only {left} of {} left to refund", stored.quantity),
-                            ));
-                        }
-                    }
-                }
-            }
-            if requested.is_empty() {
-                errors.push(FieldError::new(
-                    "lines",
-                    "required",
-                    "name at least one line, or omit lines for a full refund",
-                ));
-            }
-            errors.finish()?;
+        total_fen: Fen::new(order.total_fen),
+        refunded_fen: Fen::new(order.refunded_fen),
+    };
+    let request = match &input.lines {
+        None => RefundRequest::Everything,
+        Some(requested) => RefundRequest::Lines(
             requested
                 .iter()
-                .map(|line| (line.line_no, i64::from(line.quantity)))
-                .collect()
-        }
+                .map(|line| RequestedLine {
+                    line_no: line.line_no,
+                    quantity: line.quantity,
+                })
+                .collect(),
+        ),
     };
-    if wanted.is_empty() {
-        return Err(FieldError::new(
-            "lines",
-            "nothing_to_refund",
-            "the order is already fully refunded",
-        )
-        .into());
-    }
-    let accrual = order.accrual.clone().unwrap_or_default();
-    let mut refunded = Vec::new();
-    let mut rule_back: BTreeMap<Uuid, i64> = BTreeMap::new();
-    for (line_no, quantity) in &wanted {
-        let Some(line) = by_no.get(line_no) else {
-            continue;
-        };
-        let (before, after) = (line.refunded_quantity, line.refunded_quantity + quantity);
-        let amount_fen = pro_rata(line.amount_fen, after, line.quantity)
-            - pro_rata(line.amount_fen, before, line.quantity);
-        let line_points = accrual.points_for_lines(&[*line_no]);
-        let points = pro_rata(line_points, after, line.quantity)
-            - pro_rata(line_points, before, line.quantity);
-        for (rule, rule_points) in accrual.rule_points_for_lines(&[*line_no]) {
-            let share = pro_rata(rule_points, after, line.quantity)
-                - pro_rata(rule_points, before, line.quantity);
-            *rule_back.entry(rule).or_default() += share;
-        }
+    let plan = plan_refund(&refundable, &request)?;
+    let mut refunded = Vec::with_capacity(plan.lines.len());
+    for line in &plan.lines {
         if !orders::refund_line(
             &mut m.session,
             m.tenant,
             order.id,
-            *line_no,
-            before,
-            *quantity,
-            amount_fen,
+            line.line_no,
+            line.refunded_before,
+            line.quantity,
+            line.amount_fen.get(),
         )
         .await?
         {
@@ -156,27 +89,15 @@ pub async fn refund(
             ));
         }
         refunded.push(RefundedLine {
-            line_no: *line_no,
-            quantity: *quantity,
-            amount_fen,
-            points,
+            line_no: line.line_no,
+            quantity: line.quantity,
+            amount_fen: line.amount_fen.get(),
+            points: line.points.get(),
         });
     }
-    let lines_fen: i64 = refunded.iter().map(|line| line.amount_fen).sum();
-    let fully = lines.iter().all(|line| {
-        let extra = wanted
-            .iter()
-            .find(|(no, _)| i64::from(*no) == line.line_no)
-            .map_or(0, |(_, q)| *q);
-        line.refunded_quantity + extra >= line.quantity
-    });
-    // A full refund also returns what no line carries (shipping, service fees).
-    let amount_fen = if fully {
-        order.total_fen - order.refunded_fen
-    } else {
-        lines_fen
-    };
-    let points: i64 = refunded.iter().map(|line| line.points).sum();
+    let fully = plan.full;
+    let amount_fen = plan.amount_fen.get();
+    let points = plan.points.get();
     let refund_id = Uuid::now_v7();
     let (reversed, unrecovered, explanation) = match order.member_id {
         Some(member) if points > 0 => {
@@ -194,18 +115,17 @@ pub async fn refund(
                 natural_key: Some(format!("order:{}:refund:{refund_id}", order.id)),
             };
             let taken = clawback(m, member, points, own_lot, &posting).await?;
-            for (rule, back) in &rule_back {
-                if *back != 0 {
-                    let row = RuleAccrual {
-                        id: Uuid::now_v7(),
-                        member_id: member,
-                        rule_id: *rule,
-                        order_id: order.id,
-                        points: -back,
-                        occurred_at: order.occurred_at,
-                    };
-                    orders::insert_rule_accrual(&mut m.session, m.tenant, &row).await?;
-                }
+            // Zero shares are already left out of the plan.
+            for (rule, back) in &plan.points_by_rule {
+                let row = RuleAccrual {
+                    id: Uuid::now_v7(),
+                    member_id: member,
+                    rule_id: *rule,
+                    order_id: order.id,
+                    points: -back.get(),
+                    occurred_at: order.occurred_at,
+                };
+                orders::insert_rule_accrual(&mut m.session, m.tenant, &row).await?;
             }
             (taken.reversed, taken.unrecovered, taken.explanation)
         }
@@ -256,4 +176,22 @@ pub async fn refund(
     m.audit("order.refunded", "order", order.id, summary)
         .await?;
     Ok((true, stored.into()))
+}
+
+/// A stored line with what it earned, by the order's accrual.
+fn refundable_line(line: &StoredLine, accrual: &Accrual) -> RefundableLine {
+    // Line numbers are stored as i64 but ingested as u32; one out of range matches no request.
+    let line_no = u32::try_from(line.line_no).unwrap_or(u32::MAX);
+    RefundableLine {
+        line_no,
+        quantity: line.quantity,
+        refunded_quantity: line.refunded_quantity,
+        amount_fen: Fen::new(line.amount_fen),
+        earned_points: Points::new(accrual.points_for_lines(&[line_no])),
+        earned_points_by_rule: accrual
+            .rule_points_for_lines(&[line_no])
+            .into_iter()
+            .map(|(rule, points)| (rule, Points::new(points)))
+            .collect(),
+    }
 }

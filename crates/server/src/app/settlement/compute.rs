@@ -5,6 +5,7 @@
 
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ledger::LedgerAccount;
 use huiyuan_domain::settlement::transfers::points_charge;
 use huiyuan_domain::settlement::{
     Charge, Party, Rate, RevenueSplitRule, SettlementMode, net_transfers, split,
@@ -119,14 +120,24 @@ pub struct Totals {
     pub merchant_share_fen: i64,
 }
 
-/// The party an account belongs to: `issuance:<format>` → the format, `issuance:group` → `None`.
-fn account_party(account: &str, prefix: &str) -> Option<Party> {
-    let rest = account.strip_prefix(prefix)?;
-    Some(Uuid::parse_str(rest).ok())
+/// The party whose issuance account this is: `issuance:<format>` → the format,
+/// `issuance:group` → `None` (the group); not an issuance account → no party.
+fn issuing_party(account: &str) -> Option<Party> {
+    match account.parse() {
+        Ok(LedgerAccount::Issuance(format)) => Some(format.map(|f| f.0)),
+        _ => None,
+    }
 }
 
+/// The party that claims points credited to this account: a redemption or donation account's
+/// format, or the group.
 fn is_claim_account(account: &str) -> Option<Party> {
-    account_party(account, "redemption:").or_else(|| account_party(account, "donation:"))
+    match account.parse() {
+        Ok(LedgerAccount::Redemption(format) | LedgerAccount::Donation(format)) => {
+            Some(format.map(|f| f.0))
+        }
+        _ => None,
+    }
 }
 
 fn bearer_of(cost: &CouponCost) -> (&'static str, Party) {
@@ -158,14 +169,14 @@ pub async fn compute_draft(
     let mut totals = Totals::default();
     let mut redeemed_by_account: BTreeMap<String, (Party, i64)> = BTreeMap::new();
     for flow in &flows {
-        if let Some(party) = account_party(&flow.account, "issuance:") {
+        if let Some(party) = issuing_party(&flow.account) {
             let entry = format_line(&mut lines, party);
             entry.points_issued += flow.debited;
             entry.points_clawed_back += flow.credited;
         } else if let Some(party) = is_claim_account(&flow.account) {
             format_line(&mut lines, party).points_redeemed += flow.credited - flow.debited;
             redeemed_by_account.insert(flow.account.clone(), (party, flow.credited - flow.debited));
-        } else if flow.account == crate::app::ledger::ADJUSTMENT {
+        } else if matches!(flow.account.parse(), Ok(LedgerAccount::Adjustment)) {
             totals.points_adjusted_in += flow.debited;
             totals.points_adjusted_out += flow.credited;
         }
@@ -365,17 +376,17 @@ async fn merchant_lines(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{CouponCost, Uuid, bearer_of, is_claim_account, issuing_party};
 
     #[test]
     fn accounts_name_their_party() {
         let format = Uuid::now_v7();
         assert_eq!(
-            account_party(&format!("issuance:{format}"), "issuance:"),
+            issuing_party(&format!("issuance:{format}")),
             Some(Some(format))
         );
-        assert_eq!(account_party("issuance:group", "issuance:"), Some(None));
-        assert_eq!(account_party("member.available", "issuance:"), None);
+        assert_eq!(issuing_party("issuance:group"), Some(None));
+        assert_eq!(issuing_party("member.available"), None);
         assert_eq!(
             is_claim_account(&format!("donation:{format}")),
             Some(Some(format))
