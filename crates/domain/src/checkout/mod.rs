@@ -118,8 +118,7 @@ impl QuoteError {
 
 /// What `points` are worth in fen, rounded down.
 pub fn points_value_fen(points: i64, policy: &PointsAsCash) -> i64 {
-    let value = i128::from(points.max(0)) * i128::from(policy.fen_per_100_points.max(0)) / 100;
-    i64::try_from(value).unwrap_or(i64::MAX)
+    crate::ledger::points_value_fen(points, policy.fen_per_100_points)
 }
 
 /// The most points, a multiple of the unit, whose value stays within `cap_fen`.

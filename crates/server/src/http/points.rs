@@ -3,9 +3,9 @@
 
 use crate::app::access::visible_member;
 use crate::app::error::ApiResult;
-use crate::app::ledger::{self, adjust};
+use crate::app::ledger::balance::member_points;
+use crate::app::ledger::{self, adjust_by_hand};
 use crate::app::state::AppState;
-use crate::app::tenancy::zone::tenant_zone;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
 use crate::http::respond::Respond;
@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission};
-use huiyuan_domain::ledger::{Draw, ExpiryPolicy, LedgerAccount};
+use huiyuan_domain::ledger::{Adjustment, Draw, ExpiryPolicy, LedgerAccount};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::ledger::{Entry, StoredPolicy};
 use huiyuan_store::utc_now;
@@ -67,30 +67,16 @@ async fn get_points(
 ) -> ApiResult<Json<PointsView>> {
     caller.require(Permission::MembersRead)?;
     let mut session = app.store.read().await?;
-    let (member, _) = visible_member(&mut session, &caller, id, Access::Read).await?;
-    let now = utc_now();
-    let balance = huiyuan_store::ledger::balance(&mut session, caller.tenant_id, member.id).await?;
-    let expiring = huiyuan_store::ledger::expiring(
-        &mut session,
-        caller.tenant_id,
-        member.id,
-        now,
-        now + time::Duration::days(30),
-    )
-    .await?;
-    let policy = ledger::policy::load(&mut session, caller.tenant_id, now).await?;
+    let points = member_points(&mut session, &caller, id).await?;
     Ok(Json(PointsView {
-        member_id: member.id,
-        available: balance.available,
-        pending: balance.pending,
-        tier_points: balance.tier_points,
-        lifetime_earned: balance.lifetime_earned,
-        value_fen: balance
-            .available
-            .max(0)
-            .saturating_mul(policy.fen_per_100_points)
-            / 100,
-        expiring: expiring
+        member_id: points.member_id,
+        available: points.balance.available,
+        pending: points.balance.pending,
+        tier_points: points.balance.tier_points,
+        lifetime_earned: points.balance.lifetime_earned,
+        value_fen: points.value_fen,
+        expiring: points
+            .expiring
             .into_iter()
             .map(|(expires_at, points)| Expiring { expires_at, points })
             .collect(),
@@ -174,9 +160,6 @@ pub struct CreateAdjustment {
     pub reason: String,
 }
 
-/// Longest adjustment accepted either way.
-const ADJUSTMENT_MAX_POINTS: i64 = 100_000_000;
-
 /// Adjust a member's points by hand, with a reason (permission `points:adjust`).
 #[utoipa::path(post, path = "/members/{id}/points/adjustments", tag = "points", request_body = CreateAdjustment,
     params(("id" = Uuid, Path), crate::http::IdempotencyKeyHeader),
@@ -190,41 +173,11 @@ async fn create_adjustment(
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
     caller.require(Permission::PointsAdjust)?;
-    let mut errors = FieldErrors::new();
-    if body.points == 0 || body.points.abs() > ADJUSTMENT_MAX_POINTS {
-        errors.push(FieldError::new(
-            "points",
-            "out_of_range",
-            format!("must be non-zero and at most {ADJUSTMENT_MAX_POINTS} either way"),
-        ));
-    }
-    let reason = body.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 200 {
-        errors.push(FieldError::new(
-            "reason",
-            "required",
-            "a reason of 1 to 200 characters is required",
-        ));
-    }
-    errors.finish()?;
+    let adjustment = Adjustment::parse(body.points, &body.reason)?;
     let scope = caller.clone();
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
         Box::pin(async move {
-            let (member, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
-            if member.status != "active" {
-                return Err(
-                    FieldError::new("id", "not_active", "only active members hold points").into(),
-                );
-            }
-            let tz = tenant_zone(&mut m.session, m.tenant).await?;
-            let posted = adjust(m, member.id, body.points, &reason, None, &tz).await?;
-            m.audit(
-                "points.adjusted",
-                "member",
-                member.id,
-                json!({ "points": body.points, "reason": reason, "entry_id": posted.id }),
-            )
-            .await?;
+            let posted = adjust_by_hand(m, &scope, id, &adjustment).await?;
             Ok(EntryView::from(posted))
         })
     })

@@ -1,11 +1,48 @@
 //! Manual adjustments with a reason.
 
 use super::{Posting, earn, spend};
+use crate::app::access::visible_member;
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ledger::LedgerAccount;
+use crate::app::tenancy::zone::tenant_zone;
+use huiyuan_domain::auth::{Access, Principal};
+use huiyuan_domain::ledger::{Adjustment, LedgerAccount};
+use huiyuan_domain::validation::FieldError;
 use huiyuan_store::ledger::Entry;
+use serde_json::json;
 use uuid::Uuid;
+
+/// Staff adjusting the member `id`'s points by hand (`points:adjust`), within `caller`'s scope:
+/// only active members hold points; the adjustment is audited as `points.adjusted`.
+pub async fn adjust_by_hand(
+    m: &mut Mutation,
+    caller: &Principal,
+    id: Uuid,
+    adjustment: &Adjustment,
+) -> ApiResult<Entry> {
+    let (member, _) = visible_member(&mut m.session, caller, id, Access::Write).await?;
+    if member.status != "active" {
+        return Err(FieldError::new("id", "not_active", "only active members hold points").into());
+    }
+    let tz = tenant_zone(&mut m.session, m.tenant).await?;
+    let posted = adjust(
+        m,
+        member.id,
+        adjustment.points,
+        &adjustment.reason,
+        None,
+        &tz,
+    )
+    .await?;
+    m.audit(
+        "points.adjusted",
+        "member",
+        member.id,
+        json!({ "points": adjustment.points, "reason": adjustment.reason, "entry_id": posted.id }),
+    )
+    .await?;
+    Ok(posted)
+}
 
 /// A manual adjustment: positive amounts are granted as a new lot, negative ones spent (never
 /// below zero). Reason required.

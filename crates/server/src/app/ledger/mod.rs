@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 mod adjust;
 mod after_spend;
+pub mod balance;
 mod clawback;
 mod earn;
 pub mod merge;
@@ -26,7 +27,7 @@ mod settle;
 mod spend;
 mod verify;
 
-pub use adjust::adjust;
+pub use adjust::{adjust, adjust_by_hand};
 pub use after_spend::{issuing_formats, move_held, reverse_spend};
 pub use clawback::{Clawback, clawback};
 pub use earn::{earn, earn_new};
