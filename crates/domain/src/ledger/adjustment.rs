@@ -20,7 +20,8 @@ impl Adjustment {
     /// Checks both fields and reports every problem at once.
     pub fn parse(points: i64, reason: &str) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
-        if points == 0 || points.abs() > ADJUSTMENT_MAX_POINTS {
+        // `unsigned_abs`: `i64::MIN.abs()` overflows.
+        if points == 0 || points.unsigned_abs() > ADJUSTMENT_MAX_POINTS.unsigned_abs() {
             errors.push(FieldError::new(
                 "points",
                 "out_of_range",
