@@ -13,7 +13,7 @@ const IGNORED_TABLES: &[&str] = &["_sqlx_migrations"];
 
 async fn schema_of(db: &TestDb) -> Schema {
     let mut s = db.read().await;
-    let rows: Vec<(String, String, bool)> = match s.backend() {
+    let rows: Vec<(String, String, bool)> = match s.backend().await.unwrap() {
         Backend::Sqlite(c) => sqlx::query_as(
             "SELECT m.name, p.name, p.\"notnull\" = 0 FROM sqlite_master AS m, pragma_table_info(m.name) AS p \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
