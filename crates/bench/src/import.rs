@@ -235,6 +235,8 @@ pub async fn run(rows: u64, batch_rows: usize, database_url: Option<String>) -> 
         database_url,
         admin_password: Some("bench-admin-password".to_owned()),
         log_level: "warn".to_owned(),
+        // As in the orders bench: the tuned server, as BENCHMARKS.md measured it.
+        sqlite_pin_writer: true,
         ..Settings::default()
     };
     let opened = huiyuan_server::open(settings).await?;
