@@ -5,6 +5,7 @@
 
 use crate::harness::TestDb;
 use huiyuan_store::backend::Backend;
+use sqlx::{PgConnection, SqliteConnection};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Table name → column name → whether the column is nullable.
@@ -173,6 +174,10 @@ fn family(backend: &str, declared: &str) -> String {
     family.to_owned()
 }
 
+/// A PostgreSQL index: its name, table, key columns in order ("(expression)" for an
+/// expression), whether it is unique, partial, the primary key, or a UNIQUE constraint's.
+type PgIndex = (String, String, Vec<String>, bool, bool, bool, bool);
+
 /// Everything the parity test compares beyond column names and nullability, as one line per
 /// item so a difference reads as what one side has and the other lacks.
 #[derive(Debug, Default)]
@@ -185,128 +190,133 @@ impl Shape {
         let mut shape = Shape::default();
         let mut s = db.read().await;
         match s.backend().await.unwrap() {
-            Backend::Sqlite(c) => {
-                let columns: Vec<(String, String, String, i64)> = sqlx::query_as(
-                    "SELECT m.name, p.name, p.type, p.pk FROM sqlite_master AS m, pragma_table_info(m.name) AS p \
-                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-                )
-                .fetch_all(&mut *c)
-                .await
-                .expect("read SQLite's columns");
-                let mut keys: BTreeMap<String, BTreeMap<i64, String>> = BTreeMap::new();
-                for (table, column, declared, pk) in columns {
-                    if IGNORED_TABLES.contains(&table.as_str()) {
-                        continue;
-                    }
-                    shape.column(&table, &column, &family("sqlite", &declared));
-                    if pk > 0 {
-                        keys.entry(table).or_default().insert(pk, column);
-                    }
-                }
-                for (table, key) in keys {
-                    shape.primary_key(&table, &key.into_values().collect::<Vec<_>>());
-                }
-                // origin: "c" CREATE INDEX, "u" a UNIQUE constraint, "pk" the primary key.
-                let indexes: Vec<(String, String, bool, String, bool)> = sqlx::query_as(
-                    "SELECT m.name, l.name, l.\"unique\", l.origin, l.partial \
-                     FROM sqlite_master AS m, pragma_index_list(m.name) AS l WHERE m.type = 'table'",
-                )
-                .fetch_all(&mut *c)
-                .await
-                .expect("read SQLite's indexes");
-                for (table, index, unique, origin, partial) in indexes {
-                    if IGNORED_TABLES.contains(&table.as_str()) || origin == "pk" {
-                        continue;
-                    }
-                    let names: Vec<Option<String>> =
-                        sqlx::query_scalar("SELECT name FROM pragma_index_info($1) ORDER BY seqno")
-                            .bind(&index)
-                            .fetch_all(&mut *c)
-                            .await
-                            .expect("read an index's columns");
-                    let columns: Vec<String> = names
-                        .into_iter()
-                        .map(|name| name.unwrap_or_else(|| "(expression)".to_owned()))
-                        .collect();
-                    match origin.as_str() {
-                        "u" => shape.unique_key(&table, &columns),
-                        _ => shape.index(&index, &table, &columns, unique, partial),
-                    }
-                }
-                let triggers: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'",
-                )
-                .fetch_all(&mut *c)
-                .await
-                .expect("read SQLite's triggers");
-                for (trigger, table) in triggers {
-                    shape.trigger(&trigger, &table);
-                }
-            }
+            Backend::Sqlite(c) => shape.read_sqlite(c).await,
             Backend::Postgres(c) => {
                 let schema = db
                     .pg_schema()
                     .expect("a PostgreSQL test database has a schema");
-                let columns: Vec<(String, String, String)> = sqlx::query_as(
-                    "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT), CAST(data_type AS TEXT) \
-                     FROM information_schema.columns WHERE table_schema = $1",
-                )
-                .bind(schema)
-                .fetch_all(&mut *c)
-                .await
-                .expect("read PostgreSQL's columns");
-                for (table, column, declared) in columns {
-                    if !IGNORED_TABLES.contains(&table.as_str()) {
-                        shape.column(&table, &column, &family("postgres", &declared));
-                    }
-                }
-                // One row per index: its key columns in order ("(expression)" for an expression),
-                // and whether it backs the primary key or a UNIQUE constraint.
-                let indexes: Vec<(String, String, Vec<String>, bool, bool, bool, bool)> =
-                    sqlx::query_as(
-                        "SELECT CAST(i.relname AS TEXT), CAST(t.relname AS TEXT), \
-                         ARRAY(SELECT COALESCE(CAST(a.attname AS TEXT), '(expression)') \
-                               FROM unnest(CAST(x.indkey AS int2[])) WITH ORDINALITY AS k(attnum, n) \
-                               LEFT JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = k.attnum \
-                               WHERE k.n <= x.indnkeyatts ORDER BY k.n), \
-                         x.indisunique, x.indpred IS NOT NULL, x.indisprimary, \
-                         EXISTS (SELECT 1 FROM pg_constraint AS u WHERE u.conindid = x.indexrelid AND u.contype = 'u') \
-                         FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid \
-                         JOIN pg_class AS t ON t.oid = x.indrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace \
-                         WHERE n.nspname = $1",
-                    )
-                    .bind(schema)
-                    .fetch_all(&mut *c)
-                    .await
-                    .expect("read PostgreSQL's indexes");
-                for (index, table, columns, unique, partial, primary, constraint) in indexes {
-                    if IGNORED_TABLES.contains(&table.as_str()) {
-                        continue;
-                    }
-                    if primary {
-                        shape.primary_key(&table, &columns);
-                    } else if constraint {
-                        shape.unique_key(&table, &columns);
-                    } else {
-                        shape.index(&index, &table, &columns, unique, partial);
-                    }
-                }
-                let triggers: Vec<(String, String)> = sqlx::query_as(
-                    "SELECT CAST(g.tgname AS TEXT), CAST(t.relname AS TEXT) FROM pg_trigger AS g \
-                     JOIN pg_class AS t ON t.oid = g.tgrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace \
-                     WHERE n.nspname = $1 AND NOT g.tgisinternal",
-                )
-                .bind(schema)
-                .fetch_all(&mut *c)
-                .await
-                .expect("read PostgreSQL's triggers");
-                for (trigger, table) in triggers {
-                    shape.trigger(&trigger, &table);
-                }
+                shape.read_postgres(c, schema).await;
             }
         }
         assert!(!shape.lines.is_empty(), "{} has a schema", db.backend());
         shape
+    }
+
+    async fn read_sqlite(&mut self, c: &mut SqliteConnection) {
+        let columns: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT m.name, p.name, p.type, p.pk FROM sqlite_master AS m, pragma_table_info(m.name) AS p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .expect("read SQLite's columns");
+        let mut keys: BTreeMap<String, BTreeMap<i64, String>> = BTreeMap::new();
+        for (table, column, declared, pk) in columns {
+            if IGNORED_TABLES.contains(&table.as_str()) {
+                continue;
+            }
+            self.column(&table, &column, &family("sqlite", &declared));
+            if pk > 0 {
+                keys.entry(table).or_default().insert(pk, column);
+            }
+        }
+        for (table, key) in keys {
+            self.primary_key(&table, &key.into_values().collect::<Vec<_>>());
+        }
+        // origin: "c" CREATE INDEX, "u" a UNIQUE constraint, "pk" the primary key.
+        let indexes: Vec<(String, String, bool, String, bool)> = sqlx::query_as(
+            "SELECT m.name, l.name, l.\"unique\", l.origin, l.partial \
+             FROM sqlite_master AS m, pragma_index_list(m.name) AS l WHERE m.type = 'table'",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .expect("read SQLite's indexes");
+        for (table, index, unique, origin, partial) in indexes {
+            if IGNORED_TABLES.contains(&table.as_str()) || origin == "pk" {
+                continue;
+            }
+            let names: Vec<Option<String>> =
+                sqlx::query_scalar("SELECT name FROM pragma_index_info($1) ORDER BY seqno")
+                    .bind(&index)
+                    .fetch_all(&mut *c)
+                    .await
+                    .expect("read an index's columns");
+            let columns: Vec<String> = names
+                .into_iter()
+                .map(|name| name.unwrap_or_else(|| "(expression)".to_owned()))
+                .collect();
+            match origin.as_str() {
+                "u" => self.unique_key(&table, &columns),
+                _ => self.index(&index, &table, &columns, unique, partial),
+            }
+        }
+        let triggers: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+                .fetch_all(&mut *c)
+                .await
+                .expect("read SQLite's triggers");
+        for (trigger, table) in triggers {
+            self.trigger(&trigger, &table);
+        }
+    }
+
+    async fn read_postgres(&mut self, c: &mut PgConnection, schema: &str) {
+        let columns: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT), CAST(data_type AS TEXT) \
+             FROM information_schema.columns WHERE table_schema = $1",
+        )
+        .bind(schema)
+        .fetch_all(&mut *c)
+        .await
+        .expect("read PostgreSQL's columns");
+        for (table, column, declared) in columns {
+            if !IGNORED_TABLES.contains(&table.as_str()) {
+                self.column(&table, &column, &family("postgres", &declared));
+            }
+        }
+        // One row per index: its key columns in order ("(expression)" for an expression),
+        // and whether it backs the primary key or a UNIQUE constraint.
+        let indexes: Vec<PgIndex> =
+            sqlx::query_as(
+                "SELECT CAST(i.relname AS TEXT), CAST(t.relname AS TEXT), \
+                 ARRAY(SELECT COALESCE(CAST(a.attname AS TEXT), '(expression)') \
+                       FROM unnest(CAST(x.indkey AS int2[])) WITH ORDINALITY AS k(attnum, n) \
+                       LEFT JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                       WHERE k.n <= x.indnkeyatts ORDER BY k.n), \
+                 x.indisunique, x.indpred IS NOT NULL, x.indisprimary, \
+                 EXISTS (SELECT 1 FROM pg_constraint AS u WHERE u.conindid = x.indexrelid AND u.contype = 'u') \
+                 FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid \
+                 JOIN pg_class AS t ON t.oid = x.indrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace \
+                 WHERE n.nspname = $1",
+            )
+            .bind(schema)
+            .fetch_all(&mut *c)
+            .await
+            .expect("read PostgreSQL's indexes");
+        for (index, table, columns, unique, partial, primary, constraint) in indexes {
+            if IGNORED_TABLES.contains(&table.as_str()) {
+                continue;
+            }
+            if primary {
+                self.primary_key(&table, &columns);
+            } else if constraint {
+                self.unique_key(&table, &columns);
+            } else {
+                self.index(&index, &table, &columns, unique, partial);
+            }
+        }
+        let triggers: Vec<(String, String)> = sqlx::query_as(
+            "SELECT CAST(g.tgname AS TEXT), CAST(t.relname AS TEXT) FROM pg_trigger AS g \
+             JOIN pg_class AS t ON t.oid = g.tgrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace \
+             WHERE n.nspname = $1 AND NOT g.tgisinternal",
+        )
+        .bind(schema)
+        .fetch_all(&mut *c)
+        .await
+        .expect("read PostgreSQL's triggers");
+        for (trigger, table) in triggers {
+            self.trigger(&trigger, &table);
+        }
     }
 
     fn column(&mut self, table: &str, column: &str, family: &str) {
