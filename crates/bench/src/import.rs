@@ -157,7 +157,7 @@ fn generate(path: &Path, rows: u64) -> anyhow::Result<(u64, u64)> {
 async fn count(store: &Store, tenant: TenantId, table: &str) -> anyhow::Result<i64> {
     let mut session = store.read().await?;
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE tenant_id = $1");
-    let counted: i64 = match session.backend() {
+    let counted: i64 = match session.backend().await? {
         Backend::Sqlite(c) => {
             sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(tenant.0)
@@ -235,6 +235,8 @@ pub async fn run(rows: u64, batch_rows: usize, database_url: Option<String>) -> 
         database_url,
         admin_password: Some("bench-admin-password".to_owned()),
         log_level: "warn".to_owned(),
+        // As in the orders bench: the tuned server, as BENCHMARKS.md measured it.
+        sqlite_pin_writer: true,
         ..Settings::default()
     };
     let opened = huiyuan_server::open(settings).await?;
@@ -294,7 +296,7 @@ pub async fn run(rows: u64, batch_rows: usize, database_url: Option<String>) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{generate, phone};
 
     #[test]
     fn generated_phones_are_distinct_mobiles() {

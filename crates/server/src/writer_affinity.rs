@@ -13,7 +13,9 @@
 //! wake-up), so the worker finishes the statement and the lane takes all its results at once:
 //! a third of the switches, and about an eighth more orders per second.
 //!
-//! Linux only; elsewhere, and when the process may use a single CPU, nothing is changed.
+//! Opt-in (setting `sqlite_pin_writer`, off by default): a thread fixed to one CPU surprises a
+//! host that limits or reserves CPUs. Linux only; elsewhere, and when the process may use a single
+//! CPU, nothing is changed.
 
 /// What pinning did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

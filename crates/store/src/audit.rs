@@ -1,6 +1,7 @@
 //! The audit log: appended in the same transaction as the change it records; never updated.
 
 use crate::backend::Session;
+use crate::deferred::Write;
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::scope_sql::push_page;
@@ -23,10 +24,22 @@ pub async fn append(s: &mut Session, tenant: TenantId, entry: &AuditEntry) -> St
 /// Queues an entry with the session's deferred writes (see [`crate::deferred`]): its id is new,
 /// and nothing reads its outcome.
 pub fn defer_append(s: &mut Session, tenant: TenantId, entry: &AuditEntry) {
-    s.defer(
-        "INSERT INTO audit_log (tenant_id, id, actor_kind, actor_id, credential_id, action, target_type, target_id, \
-         summary, request_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        vec![
+    s.defer(Write::insert(
+        "audit_log",
+        &[
+            "tenant_id",
+            "id",
+            "actor_kind",
+            "actor_id",
+            "credential_id",
+            "action",
+            "target_type",
+            "target_id",
+            "summary",
+            "request_id",
+            "created_at",
+        ],
+        [[
             tenant.0.into(),
             entry.id.0.into(),
             entry.actor_kind.as_str().into(),
@@ -38,8 +51,8 @@ pub fn defer_append(s: &mut Session, tenant: TenantId, entry: &AuditEntry) {
             entry.summary.clone().into(),
             entry.request_id.as_deref().into(),
             entry.created_at.into(),
-        ],
-    );
+        ]],
+    ));
 }
 
 /// Filters for reading the log; all optional and combined with AND.

@@ -2,7 +2,7 @@
 //! pool instead of failing with "database is locked") and a small pool of read-only connections,
 //! which WAL lets read while the writer writes. PostgreSQL gets one ordinary pool.
 
-use crate::deferred::{Deferred, Value};
+use crate::deferred::{Queue, Write};
 use crate::error::StoreResult;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -269,7 +269,7 @@ pub(crate) enum Conn {
 pub struct Session {
     conn: Conn,
     /// Writes queued by [`Session::defer`], sent before the next statement or at commit.
-    deferred: Deferred,
+    deferred: Queue,
 }
 
 /// The concrete connection under a session, for [`on_backend!`].
@@ -282,35 +282,42 @@ impl Session {
     pub(crate) fn new(conn: Conn) -> Self {
         Self {
             conn,
-            deferred: Deferred::default(),
+            deferred: Queue::default(),
         }
     }
 
-    /// Queues a write whose outcome nobody reads (see [`crate::deferred`]): `sql` numbers its
-    /// placeholders `$1…$n` for `values`. It runs before this session's next statement or at
-    /// commit, and an error it raises fails that statement or the commit.
-    pub fn defer(&mut self, sql: &str, values: Vec<Value>) {
-        self.deferred.push(sql, values);
+    /// Queues a write whose outcome nobody reads (see [`crate::deferred`]). It runs before this
+    /// session's next statement or at commit, and an error it raises fails that statement or
+    /// the commit.
+    pub fn defer(&mut self, write: Write) {
+        self.deferred.push(write);
     }
 
-    /// Sends the queued writes, if any, in one round trip. [`on_backend!`] calls this before
-    /// every statement.
+    /// Sends the queued writes, if any, in one round trip. [`Session::backend`] (and so
+    /// [`on_backend!`]) calls this before every statement.
     pub async fn flush_deferred(&mut self) -> sqlx::Result<()> {
         if self.deferred.is_empty() {
             return Ok(());
         }
         match &mut self.conn {
-            Conn::SqliteTx(tx) => self.deferred.flush_sqlite(tx).await,
-            Conn::SqliteShared(shared) => self.deferred.flush_sqlite(&mut shared.tx).await,
-            Conn::SqliteRead(conn) => self.deferred.flush_sqlite(conn).await,
+            Conn::SqliteTx(tx) => self.deferred.flush_sqlite(tx, &[]).await,
+            Conn::SqliteShared(shared) => self.deferred.flush_sqlite(&mut shared.tx, &[]).await,
+            Conn::SqliteRead(conn) => self.deferred.flush_sqlite(conn, &[]).await,
             Conn::PgTx(tx) => self.deferred.flush_postgres(tx).await,
             Conn::PgRead(conn) => self.deferred.flush_postgres(conn).await,
         }
     }
 
-    /// The connection, for a statement; call [`Session::flush_deferred`] first (as
-    /// [`on_backend!`] does) so the statement sees the queued writes.
-    pub fn backend(&mut self) -> Backend<'_> {
+    /// The connection, for a statement, once the queued writes are sent: a statement never runs
+    /// ahead of the writes queued before it. [`on_backend!`] is the usual way in; this is for
+    /// statements of one database only, or several on one connection.
+    pub async fn backend(&mut self) -> sqlx::Result<Backend<'_>> {
+        self.flush_deferred().await?;
+        Ok(self.raw_backend())
+    }
+
+    /// The connection as it is, queued writes or not: only for [`Session::backend`].
+    fn raw_backend(&mut self) -> Backend<'_> {
         match &mut self.conn {
             Conn::SqliteTx(tx) => Backend::Sqlite(tx),
             Conn::SqliteShared(shared) => Backend::Sqlite(&mut shared.tx),
@@ -328,12 +335,18 @@ impl Session {
     /// [`crate::write_group::WriteGroup`] releases its savepoint with its last queued writes; the
     /// group commits it later.
     pub async fn commit(mut self) -> StoreResult<()> {
-        if let Conn::SqliteShared(_) = self.conn {
-            for statement in crate::write_group::SharedTx::RELEASE_AND_REOPEN {
-                self.deferred.push(statement, Vec::new());
+        match &mut self.conn {
+            // Sent with the last queued writes: no extra hand-off to the writer's thread.
+            Conn::SqliteShared(shared) => {
+                self.deferred
+                    .flush_sqlite(
+                        &mut shared.tx,
+                        &crate::write_group::SharedTx::RELEASE_AND_REOPEN,
+                    )
+                    .await?
             }
+            _ => self.flush_deferred().await?,
         }
-        self.flush_deferred().await?;
         match self.conn {
             Conn::SqliteTx(tx) => tx.commit().await?,
             Conn::SqliteShared(shared) => shared.mark_released(),
@@ -351,12 +364,10 @@ impl Session {
 #[macro_export]
 macro_rules! on_backend {
     ($session:expr, $c:ident => $body:expr) => {
-        match $session.flush_deferred().await {
+        match $session.backend().await {
             Err(error) => Err(error),
-            Ok(()) => match $session.backend() {
-                $crate::backend::Backend::Sqlite($c) => $body,
-                $crate::backend::Backend::Postgres($c) => $body,
-            },
+            Ok($crate::backend::Backend::Sqlite($c)) => $body,
+            Ok($crate::backend::Backend::Postgres($c)) => $body,
         }
     };
 }
@@ -364,7 +375,7 @@ pub use on_backend;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{DatabaseSettings, redact_url};
 
     #[test]
     fn urls_with_passwords_are_redacted() {

@@ -4,6 +4,7 @@
 //! attempt with the same key waits on the claim's row lock until the first one finishes.
 
 use crate::backend::Session;
+use crate::deferred::{Change, Write};
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::timestamp::Ts;
@@ -84,17 +85,21 @@ pub fn defer_complete(
     key: &str,
     response: &StoredResponse,
 ) {
-    s.defer(
-        "UPDATE idempotency_keys SET status_code = $4, response_body = $5 \
-         WHERE tenant_id = $1 AND actor_id = $2 AND idempotency_key = $3",
-        vec![
-            tenant.0.into(),
-            actor.into(),
-            key.into(),
-            i64::from(response.status_code).into(),
-            response.body.clone().into(),
+    s.defer(Write::update(
+        "idempotency_keys",
+        [
+            ("tenant_id", tenant.0.into()),
+            ("actor_id", actor.into()),
+            ("idempotency_key", key.into()),
         ],
-    );
+        [
+            (
+                "status_code",
+                Change::Set(i64::from(response.status_code).into()),
+            ),
+            ("response_body", Change::Set(response.body.clone().into())),
+        ],
+    ));
 }
 
 /// How long a key is remembered.

@@ -4,7 +4,7 @@
 //! On PostgreSQL the guarded row update also serialises concurrent spends of one member.
 
 use crate::backend::Session;
-use crate::deferred::Value;
+use crate::deferred::{Change, Value, Write};
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::scope_sql::push_page;
@@ -14,6 +14,7 @@ use huiyuan_domain::ledger::{Draw, Lot};
 use huiyuan_domain::paging::{Page, PageRequest};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -97,10 +98,24 @@ pub async fn insert_entry(s: &mut Session, tenant: TenantId, entry: &Entry) -> S
 /// writes (see [`crate::deferred`]): a twin still fails the transaction, at the flush, with a
 /// unique-constraint conflict.
 pub fn defer_entry(s: &mut Session, tenant: TenantId, entry: &Entry) -> StoreResult<()> {
-    s.defer(
-        "INSERT INTO points_entries (tenant_id, member_id, id, kind, amount, debit_account, credit_account, format_id, \
-         reference, reason, draws, natural_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        vec![
+    s.defer(Write::insert(
+        "points_entries",
+        &[
+            "tenant_id",
+            "member_id",
+            "id",
+            "kind",
+            "amount",
+            "debit_account",
+            "credit_account",
+            "format_id",
+            "reference",
+            "reason",
+            "draws",
+            "natural_key",
+            "created_at",
+        ],
+        [[
             tenant.0.into(),
             entry.member_id.into(),
             entry.id.into(),
@@ -114,8 +129,8 @@ pub fn defer_entry(s: &mut Session, tenant: TenantId, entry: &Entry) -> StoreRes
             Value::json(&entry.draws)?,
             entry.natural_key.as_deref().into(),
             entry.created_at.into(),
-        ],
-    );
+        ]],
+    ));
     Ok(())
 }
 
@@ -216,32 +231,35 @@ pub fn defer_add_to_balance(
     change: BalanceChange,
     now: OffsetDateTime,
 ) {
-    s.defer(
-        "UPDATE points_balances SET available = available + $3, pending = pending + $4, tier_points = tier_points + $5, \
-         lifetime_earned = lifetime_earned + $6, updated_at = $7 WHERE tenant_id = $1 AND member_id = $2",
-        vec![
-            tenant.0.into(),
-            member.into(),
-            change.available.into(),
-            change.pending.into(),
-            change.tier_points.into(),
-            change.earned.into(),
-            now.into(),
+    s.defer(Write::update(
+        "points_balances",
+        [("tenant_id", tenant.0.into()), ("member_id", member.into())],
+        [
+            ("available", Change::Add(change.available)),
+            ("pending", Change::Add(change.pending)),
+            ("tier_points", Change::Add(change.tier_points)),
+            ("lifetime_earned", Change::Add(change.earned)),
+            ("updated_at", Change::Set(now.into())),
         ],
-    );
+    ));
 }
 
-/// [`lock_active_balance`]'s statement without its `RETURNING` ($1 tenant, $2 member, $3 now): a
-/// literal, so callers extend it with `concat!` (see [`crate::order_intake`]).
-macro_rules! lock_active_balance_sql {
-    () => {
+/// [`lock_active_balance`]'s statement without its `RETURNING`, its three placeholders (tenant,
+/// member, now) numbered from `$first`: [`crate::order_intake`] sends it after the order's insert,
+/// whose values come first.
+pub(crate) fn lock_active_balance_sql(first: usize) -> String {
+    let (tenant, member, now) = (first, first + 1, first + 2);
+    format!(
         "INSERT INTO points_balances (tenant_id, member_id, available, pending, tier_points, lifetime_earned, \
-         updated_at) SELECT $1, $2, 0, 0, 0, 0, $3 WHERE EXISTS \
-         (SELECT 1 FROM members WHERE tenant_id = $1 AND id = $2 AND status = 'active') \
+         updated_at) SELECT ${tenant}, ${member}, 0, 0, 0, 0, ${now} WHERE EXISTS \
+         (SELECT 1 FROM members WHERE tenant_id = ${tenant} AND id = ${member} AND status = 'active') \
          ON CONFLICT (tenant_id, member_id) DO UPDATE SET updated_at = excluded.updated_at"
-    };
+    )
 }
-pub(crate) use lock_active_balance_sql;
+
+/// [`lock_active_balance`]'s statement, built once (the text is also sqlx's statement-cache key).
+static LOCK_ACTIVE_BALANCE: LazyLock<String> =
+    LazyLock::new(|| format!("{} RETURNING available", lock_active_balance_sql(1)));
 
 /// Takes the member's balance row for this transaction (created at zero when missing; on
 /// PostgreSQL the row stays locked until commit), but only while the member is active. Answers
@@ -255,7 +273,7 @@ pub async fn lock_active_balance(
     now: OffsetDateTime,
 ) -> StoreResult<Option<i64>> {
     let available: Option<i64> = on_backend!(s, c => sqlx::query_scalar(
-        concat!(lock_active_balance_sql!(), " RETURNING available"))
+        LOCK_ACTIVE_BALANCE.as_str())
         .bind(tenant.0).bind(member).bind(Ts(now)).fetch_optional(&mut *c).await)?;
     Ok(available)
 }
@@ -346,10 +364,22 @@ pub async fn insert_lot(s: &mut Session, tenant: TenantId, lot: &StoredLot) -> S
 
 /// [`insert_lot`] queued with the session's deferred writes (see [`crate::deferred`]).
 pub fn defer_lot(s: &mut Session, tenant: TenantId, lot: &StoredLot) {
-    s.defer(
-        "INSERT INTO points_lots (tenant_id, member_id, id, entry_id, format_id, earned_at, available_at, expires_at, \
-         pending, original, remaining) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        vec![
+    s.defer(Write::insert(
+        "points_lots",
+        &[
+            "tenant_id",
+            "member_id",
+            "id",
+            "entry_id",
+            "format_id",
+            "earned_at",
+            "available_at",
+            "expires_at",
+            "pending",
+            "original",
+            "remaining",
+        ],
+        [[
             tenant.0.into(),
             lot.member_id.into(),
             lot.id.into(),
@@ -361,8 +391,8 @@ pub fn defer_lot(s: &mut Session, tenant: TenantId, lot: &StoredLot) {
             lot.pending.into(),
             lot.original.into(),
             lot.remaining.into(),
-        ],
-    );
+        ]],
+    ));
 }
 
 /// A member's lots that still hold points (a member has at most a few hundred).

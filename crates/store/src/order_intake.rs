@@ -10,7 +10,7 @@
 //! the counters in a statement of their own.
 
 use crate::backend::{Backend, Session};
-use crate::deferred::{postgres_query, renumber, sqlite_query};
+use crate::deferred::{postgres_query, sqlite_query};
 use crate::error::StoreResult;
 use crate::ledger::lock_active_balance_sql;
 use crate::orders::{StoredOrder, insert_order_sql, order_values};
@@ -23,12 +23,6 @@ use uuid::Uuid;
 const INSERT_ORDER: &str = concat!(
     insert_order_sql!(),
     " RETURNING 'order' AS what, 0 AS available"
-);
-
-/// The balance row taken while the member is active, answering a tagged row with the balance.
-const LOCK_BALANCE: &str = concat!(
-    lock_active_balance_sql!(),
-    " RETURNING 'balance' AS what, available"
 );
 
 /// What a capped rule gave the member in `window` (or ever): one counter to read.
@@ -86,9 +80,12 @@ pub async fn insert_order_locking(
     let mut values = order_values(tenant, order)?;
     let order_params = values.len();
     values.extend([tenant.0.into(), member.into(), now.into()]);
-    let lock = renumber(LOCK_BALANCE, order_params);
-    s.flush_deferred().await?;
-    let (inserted, available, counted) = match s.backend() {
+    // The balance row taken while the member is active, answering a tagged row with the balance.
+    let lock = format!(
+        "{} RETURNING 'balance' AS what, available",
+        lock_active_balance_sql(order_params + 1)
+    );
+    let (inserted, available, counted) = match s.backend().await? {
         Backend::Sqlite(c) => {
             let mut text = format!("{INSERT_ORDER};\n{lock}");
             for (position, counter) in counters.iter().enumerate() {

@@ -4,7 +4,7 @@
 //! what was bought.
 
 use crate::backend::Session;
-use crate::deferred::{Value, execute_now, values_placeholders};
+use crate::deferred::{Change, Value, Write, execute_now};
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::timestamp::Ts;
@@ -161,8 +161,22 @@ pub(crate) fn order_values(tenant: TenantId, order: &StoredOrder) -> StoreResult
     ])
 }
 
-/// Most rows in one multi-row insert: far below both databases' bind-parameter limits.
-const INSERT_CHUNK: usize = 500;
+/// The columns of `order_lines`, in the order [`defer_order_lines`] gives their values.
+const LINE_COLUMNS: [&str; 13] = [
+    "tenant_id",
+    "order_id",
+    "line_no",
+    "sku",
+    "name",
+    "category_path",
+    "quantity",
+    "unit_price_fen",
+    "amount_fen",
+    "excluded",
+    "refunded_quantity",
+    "refunded_fen",
+    "points_earned",
+];
 
 /// Queues an order's lines with the session's deferred writes (see [`crate::deferred`]), many
 /// per statement.
@@ -172,34 +186,25 @@ pub fn defer_order_lines(
     order: Uuid,
     lines: &[StoredLine],
 ) -> StoreResult<()> {
-    for chunk in lines.chunks(INSERT_CHUNK) {
-        let mut values = Vec::with_capacity(chunk.len() * 13);
-        for line in chunk {
-            values.extend([
-                tenant.0.into(),
-                order.into(),
-                line.line_no.into(),
-                line.sku.as_str().into(),
-                line.name.as_str().into(),
-                Value::json(&line.category_path)?,
-                line.quantity.into(),
-                line.unit_price_fen.into(),
-                line.amount_fen.into(),
-                line.excluded.into(),
-                line.refunded_quantity.into(),
-                line.refunded_fen.into(),
-                line.points_earned.into(),
-            ]);
-        }
-        s.defer(
-            &format!(
-                "INSERT INTO order_lines (tenant_id, order_id, line_no, sku, name, category_path, quantity, \
-                 unit_price_fen, amount_fen, excluded, refunded_quantity, refunded_fen, points_earned) VALUES {}",
-                values_placeholders(chunk.len(), 13)
-            ),
-            values,
-        );
+    let mut rows = Vec::with_capacity(lines.len());
+    for line in lines {
+        rows.push([
+            tenant.0.into(),
+            order.into(),
+            line.line_no.into(),
+            line.sku.as_str().into(),
+            line.name.as_str().into(),
+            Value::json(&line.category_path)?,
+            line.quantity.into(),
+            line.unit_price_fen.into(),
+            line.amount_fen.into(),
+            line.excluded.into(),
+            line.refunded_quantity.into(),
+            line.refunded_fen.into(),
+            line.points_earned.into(),
+        ]);
     }
+    s.defer(Write::insert("order_lines", &LINE_COLUMNS, rows));
     Ok(())
 }
 
@@ -210,26 +215,20 @@ pub fn defer_order_payments(
     order: Uuid,
     payments: &[StoredPayment],
 ) {
-    for (chunk_no, chunk) in payments.chunks(INSERT_CHUNK).enumerate() {
-        let mut values = Vec::with_capacity(chunk.len() * 5);
-        for (i, payment) in chunk.iter().enumerate() {
-            let seq = chunk_no * INSERT_CHUNK + i;
-            values.extend([
-                tenant.0.into(),
-                order.into(),
-                i64::try_from(seq).unwrap_or(i64::MAX).into(),
-                payment.method.as_str().into(),
-                payment.amount_fen.into(),
-            ]);
-        }
-        s.defer(
-            &format!(
-                "INSERT INTO order_payments (tenant_id, order_id, seq, method, amount_fen) VALUES {}",
-                values_placeholders(chunk.len(), 5)
-            ),
-            values,
-        );
-    }
+    let rows = payments.iter().enumerate().map(|(seq, payment)| {
+        [
+            tenant.0.into(),
+            order.into(),
+            i64::try_from(seq).unwrap_or(i64::MAX).into(),
+            payment.method.as_str().into(),
+            payment.amount_fen.into(),
+        ]
+    });
+    s.defer(Write::insert(
+        "order_payments",
+        &["tenant_id", "order_id", "seq", "method", "amount_fen"],
+        rows,
+    ));
 }
 
 pub async fn get_order(
@@ -310,16 +309,15 @@ pub fn defer_order_accrual(
     accrual: &Accrual,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    s.defer(
-        "UPDATE orders SET points_earned = $3, accrual = $4, updated_at = $5 WHERE tenant_id = $1 AND id = $2",
-        vec![
-            tenant.0.into(),
-            order.into(),
-            accrual.total_points.into(),
-            Value::json(accrual)?,
-            now.into(),
+    s.defer(Write::update(
+        "orders",
+        [("tenant_id", tenant.0.into()), ("id", order.into())],
+        [
+            ("points_earned", Change::Set(accrual.total_points.into())),
+            ("accrual", Change::Set(Value::json(accrual)?)),
+            ("updated_at", Change::Set(now.into())),
         ],
-    );
+    ));
     Ok(())
 }
 
@@ -448,27 +446,30 @@ pub async fn insert_rule_accrual(
 
 /// Queues many counter rows with the session's deferred writes, many per statement.
 pub fn defer_rule_accruals(s: &mut Session, tenant: TenantId, rows: &[RuleAccrual]) {
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let mut values = Vec::with_capacity(chunk.len() * 7);
-        for accrual in chunk {
-            values.extend([
-                tenant.0.into(),
-                accrual.member_id.into(),
-                accrual.id.into(),
-                accrual.rule_id.into(),
-                accrual.order_id.into(),
-                accrual.points.into(),
-                accrual.occurred_at.into(),
-            ]);
-        }
-        s.defer(
-            &format!(
-                "INSERT INTO rule_accruals (tenant_id, member_id, id, rule_id, order_id, points, occurred_at) VALUES {}",
-                values_placeholders(chunk.len(), 7)
-            ),
-            values,
-        );
-    }
+    let rows = rows.iter().map(|accrual| {
+        [
+            tenant.0.into(),
+            accrual.member_id.into(),
+            accrual.id.into(),
+            accrual.rule_id.into(),
+            accrual.order_id.into(),
+            accrual.points.into(),
+            accrual.occurred_at.into(),
+        ]
+    });
+    s.defer(Write::insert(
+        "rule_accruals",
+        &[
+            "tenant_id",
+            "member_id",
+            "id",
+            "rule_id",
+            "order_id",
+            "points",
+            "occurred_at",
+        ],
+        rows,
+    ));
 }
 
 /// What `rule` gave `member` for orders placed in `[start, end)`, or ever when `window` is `None`.

@@ -77,7 +77,7 @@ fn assert_no_secrets(haystack: &[u8], place: &str) {
 /// Every row of a table as text, PostgreSQL only.
 async fn rows_as_text(app: &TestApp, table: &str) -> String {
     let mut session = app.state.store.read().await.unwrap();
-    let Conn::Postgres(c) = session.backend() else {
+    let Conn::Postgres(c) = session.backend().await.unwrap() else {
         unreachable!("PostgreSQL only")
     };
     let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -351,7 +351,7 @@ async fn search_tokens_of(app: &TestApp, member: &str) -> i64 {
     let mut session = app.state.store.read().await.unwrap();
     let member: Uuid = member.parse().unwrap();
     let sql = "SELECT COUNT(*) FROM member_search_tokens WHERE member_id = $1";
-    match session.backend() {
+    match session.backend().await.unwrap() {
         Conn::Sqlite(c) => {
             sqlx::query_scalar(sql)
                 .bind(member)

@@ -309,7 +309,7 @@ pub struct ConnectionTuning {
 /// unchanged; the WAL file may grow to that size until the next checkpoint. PostgreSQL needs
 /// nothing.
 pub async fn enter_bulk_mode(s: &mut Session) -> StoreResult<Option<ConnectionTuning>> {
-    let crate::backend::Backend::Sqlite(c) = s.backend() else {
+    let crate::backend::Backend::Sqlite(c) = s.backend().await? else {
         return Ok(None);
     };
     let before = ConnectionTuning {
@@ -330,7 +330,10 @@ pub async fn enter_bulk_mode(s: &mut Session) -> StoreResult<Option<ConnectionTu
 
 /// Restores what [`enter_bulk_mode`] changed; the commit that follows checkpoints the WAL.
 pub async fn leave_bulk_mode(s: &mut Session, before: Option<ConnectionTuning>) -> StoreResult<()> {
-    if let (crate::backend::Backend::Sqlite(c), Some(before)) = (s.backend(), before) {
+    let Some(before) = before else {
+        return Ok(());
+    };
+    if let crate::backend::Backend::Sqlite(c) = s.backend().await? {
         apply_tuning(c, before).await?;
     }
     Ok(())
@@ -340,7 +343,7 @@ pub async fn leave_bulk_mode(s: &mut Session, before: Option<ConnectionTuning>) 
 /// database grows them faster than autovacuum analyses them, and plans made for a nearly empty
 /// table (sequential scans) then make every batch slower than the last. SQLite needs nothing.
 pub async fn refresh_statistics(s: &mut Session) -> StoreResult<()> {
-    if let crate::backend::Backend::Postgres(c) = s.backend() {
+    if let crate::backend::Backend::Postgres(c) = s.backend().await? {
         sqlx::query("ANALYZE members, member_identifiers, member_search_tokens")
             .execute(&mut *c)
             .await?;

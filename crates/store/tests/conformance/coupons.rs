@@ -793,7 +793,7 @@ async fn member_lists_seek_the_member(db: TestDb) {
 /// whose plans depend on statistics an empty test schema does not have.
 async fn sqlite_plan(db: &TestDb, sql: String) -> Vec<String> {
     let mut s = db.read().await;
-    let huiyuan_store::backend::Backend::Sqlite(c) = s.backend() else {
+    let huiyuan_store::backend::Backend::Sqlite(c) = s.backend().await.unwrap() else {
         return Vec::new();
     };
     sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))

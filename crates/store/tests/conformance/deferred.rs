@@ -1,6 +1,7 @@
 //! Deferred writes and the one-round-trip order intake on both databases: a queued write is seen
-//! by the session's next statement, goes with a rollback, and still fails its transaction when
-//! it is refused; an order's insert and balance lock answer as the two statements apart would.
+//! by the session's next statement (also one sent on the raw connection, as the bulk import's
+//! are), goes with a rollback, and still fails its transaction when it is refused; an order's
+//! insert and balance lock answer as the two statements apart would.
 
 use crate::event_rewards::member;
 use crate::fixtures::{audit_entry, seed_tenant};
@@ -9,6 +10,7 @@ use huiyuan_domain::audit::AuditEntry;
 use huiyuan_domain::ids::TenantId;
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::audit::{self, AuditFilter};
+use huiyuan_store::backend::Backend;
 use huiyuan_store::ledger::{self, BalanceChange};
 use huiyuan_store::members;
 use huiyuan_store::order_intake::{Intake, RuleWindow, insert_order_locking};
@@ -18,6 +20,7 @@ use uuid::Uuid;
 
 on_both!(
     queued_writes_are_seen_by_the_next_statement,
+    queued_writes_go_before_statements_on_the_raw_connection,
     queued_writes_roll_back_with_their_transaction,
     a_refused_queued_write_fails_the_transaction,
     order_intake_inserts_and_locks_in_one_trip,
@@ -90,6 +93,48 @@ async fn queued_writes_are_seen_by_the_next_statement(db: TestDb) {
     audit::defer_append(&mut s, tenant, &entry("a.three"));
     s.commit().await.unwrap();
     assert_eq!(audit_count(&db, tenant).await, 3);
+}
+
+/// The bulk import sends statements of one database on the raw connection (its bulk mode); they
+/// too come after the writes queued before them. Before the raw connection was reached only
+/// through [`huiyuan_store::Session::backend`], which sends the queue first, such a statement ran
+/// ahead of the queue: the count below read 0, and the refused write below passed unnoticed.
+async fn queued_writes_go_before_statements_on_the_raw_connection(db: TestDb) {
+    let tenant = seed_tenant(&db).await;
+    let mut s = db.write().await;
+    audit::defer_append(&mut s, tenant, &entry("bulk.before"));
+    let tuning = members::enter_bulk_mode(&mut s).await.unwrap();
+    let sql = "SELECT COUNT(*) FROM audit_log WHERE tenant_id = $1";
+    let counted: i64 = match s.backend().await.unwrap() {
+        Backend::Sqlite(c) => {
+            sqlx::query_scalar(sql)
+                .bind(tenant.0)
+                .fetch_one(&mut *c)
+                .await
+        }
+        Backend::Postgres(c) => {
+            sqlx::query_scalar(sql)
+                .bind(tenant.0)
+                .fetch_one(&mut *c)
+                .await
+        }
+    }
+    .unwrap();
+    assert_eq!(counted, 1, "the bulk read sees the queued entry");
+    members::leave_bulk_mode(&mut s, tuning).await.unwrap();
+    s.commit().await.unwrap();
+
+    // A refused queued write fails the bulk statement that follows it, not a later one.
+    let twice = entry("bulk.twice");
+    let mut s = db.write().await;
+    audit::defer_append(&mut s, tenant, &twice);
+    audit::defer_append(&mut s, tenant, &twice);
+    let error = members::enter_bulk_mode(&mut s)
+        .await
+        .expect_err("the queue goes first, and fails");
+    assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+    drop(s);
+    assert_eq!(audit_count(&db, tenant).await, 1);
 }
 
 async fn queued_writes_roll_back_with_their_transaction(db: TestDb) {

@@ -381,7 +381,7 @@ async fn bulk_mode_is_entered_and_left(db: TestDb) {
 /// A PRAGMA's value on the writer connection (0 on PostgreSQL).
 async fn pragma(db: &TestDb, name: &str) -> i64 {
     let mut s = db.write().await;
-    let value: i64 = match s.backend() {
+    let value: i64 = match s.backend().await.unwrap() {
         huiyuan_store::backend::Backend::Sqlite(c) => {
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
                 .fetch_one(&mut *c)

@@ -409,7 +409,7 @@ async fn every_member_owned_table_is_keyed_by_member_and_follows_merges(db: Test
     for entry in MEMBER_OWNED {
         let table = entry.table;
         let trigger = format!("{table}_follow_merge");
-        let (columns, triggers): (Vec<String>, i64) = match s.backend() {
+        let (columns, triggers): (Vec<String>, i64) = match s.backend().await.unwrap() {
             Backend::Sqlite(c) => (
                 sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
                     .bind(table)
@@ -465,7 +465,7 @@ async fn every_member_owned_table_is_keyed_by_member_and_follows_merges(db: Test
 
 /// Sets how long a PostgreSQL statement waits for a lock in this transaction.
 async fn lock_timeout(s: &mut Session, timeout: &str) {
-    if let Backend::Postgres(c) = s.backend() {
+    if let Backend::Postgres(c) = s.backend().await.unwrap() {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SET LOCAL lock_timeout = '{timeout}'"
         )))
