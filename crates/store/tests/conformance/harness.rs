@@ -123,29 +123,36 @@ async fn a_panicking_test_leaves_no_session_behind() {
         return;
     };
     let database = db.database.pg_database().expect("a database").to_owned();
+    let server_url = huiyuan_testkit::postgres::server_url();
+    let (panicked_at, panic_time) = tokio::sync::oneshot::channel();
     let test = tokio::spawn(async move {
         let mut s = db.write().await;
         let tenant = crate::fixtures::tenant(&crate::fixtures::unique_slug("doomed"));
         huiyuan_store::tenants::insert(&mut s, &tenant)
             .await
             .unwrap();
+        // The server's clock now: every session of this test started before it, and a later
+        // test that gets the database once it is free starts its own after it.
+        let mut clock = PgConnection::connect(&server_url).await.unwrap();
+        let now: time::OffsetDateTime = sqlx::query_scalar("SELECT clock_timestamp()")
+            .fetch_one(&mut clock)
+            .await
+            .unwrap();
+        clock.close().await.unwrap();
+        panicked_at.send(now).unwrap();
         panic!("a deliberate panic, to check that its session is ended");
     });
     assert!(test.await.expect_err("the task panics").is_panic());
+    let panicked_at = panic_time.await.expect("the time of the panic");
 
     let mut conn = PgConnection::connect(&huiyuan_testkit::postgres::server_url())
-        .await
-        .unwrap();
-    // Sessions started from now on belong to the next test that got the database.
-    let ended_by: time::OffsetDateTime = sqlx::query_scalar("SELECT clock_timestamp()")
-        .fetch_one(&mut conn)
         .await
         .unwrap();
     let left: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND backend_start < $2",
     )
     .bind(&database)
-    .bind(ended_by)
+    .bind(panicked_at)
     .fetch_one(&mut conn)
     .await
     .unwrap();
