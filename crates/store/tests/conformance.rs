@@ -3,8 +3,9 @@
 //! schemas. One test binary, so the suite links once.
 //!
 //! PostgreSQL comes from `HUIYUAN_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
-//! each test gets its own schema. When the server is unreachable the PostgreSQL half is skipped
-//! with a note on stderr, unless `CI` is set or `HUIYUAN_REQUIRE_POSTGRES=1`.
+//! each test gets its own database, copied from a template migrated once per migration tree (see
+//! `huiyuan_testkit`). When the server is unreachable the PostgreSQL half is skipped with a note
+//! on stderr, unless `CI` is set or `HUIYUAN_REQUIRE_POSTGRES=1`.
 
 #[macro_use]
 #[path = "conformance/harness.rs"]

@@ -1,10 +1,11 @@
 //! One running server per test: the real router on a socket bound to 127.0.0.1:0, over a fresh
-//! database (see [`crate::databases`]), and a client for it. The listener is bound before the
+//! database (see `huiyuan_testkit`), and a client for it. The listener is bound before the
 //! server task starts, so no test ever waits for the server to come up.
 
-use crate::databases::Place;
 use huiyuan_server::app::state::AppState;
 use huiyuan_server::config::Settings;
+pub use huiyuan_testkit::Backend;
+use huiyuan_testkit::TestDatabase;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -18,46 +19,14 @@ pub const ADMIN_PASSWORD: &str = "admin-password-123";
 /// How long `stop` waits for the server and the pools before giving up on them.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Generates, for each `async fn name(app: &TestApp)` of the calling module, `mod name` with a
-/// `sqlite` and a `postgres` test. `multi_thread:` first runs them on a 4-worker runtime, for
-/// tests whose point is concurrency; attributes before a name (`#[ignore = "…"]`) go on both.
+/// For each `async fn name(app: &TestApp)` of the calling module, `mod name` with a `sqlite` and
+/// a `postgres` test (see `huiyuan_testkit::on_both!`); `multi_thread:` first runs them on a
+/// 4-worker runtime, for tests whose point is concurrency; attributes before a name
+/// (`#[ignore = "…"]`) go on both.
 macro_rules! on_both {
-    (multi_thread: $($(#[$meta:meta])* $name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            $(#[$meta])*
-            async fn sqlite() {
-                crate::support::run(crate::support::Backend::Sqlite, super::$name).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            $(#[$meta])*
-            async fn postgres() {
-                crate::support::run(crate::support::Backend::Postgres, super::$name).await;
-            }
-        }
-    )+};
-    ($($(#[$meta:meta])* $name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            $(#[$meta])*
-            async fn sqlite() {
-                crate::support::run(crate::support::Backend::Sqlite, super::$name).await;
-            }
-
-            #[tokio::test]
-            $(#[$meta])*
-            async fn postgres() {
-                crate::support::run(crate::support::Backend::Postgres, super::$name).await;
-            }
-        }
-    )+};
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
+    ($($tests:tt)+) => {
+        huiyuan_testkit::on_both!(crate::support::run; $($tests)+);
+    };
 }
 
 /// Spawns an app on `backend` (or skips when PostgreSQL is unreachable and not required), runs
@@ -80,8 +49,8 @@ pub struct TestApp {
     pub default_tenant: huiyuan_domain::org::Tenant,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
-    // Last, so everything using the database is gone before the directory or schema goes.
-    _place: Place,
+    // Last, so everything using the database is gone before the database goes.
+    _database: TestDatabase,
 }
 
 impl TestApp {
@@ -100,7 +69,11 @@ impl TestApp {
             argon2_memory_kib: 64,
             ..Settings::default()
         };
-        let place = Place::create(backend, &mut settings).await?;
+        let database = TestDatabase::create(backend).await?;
+        match &database {
+            TestDatabase::Sqlite(sqlite) => settings.data_dir = sqlite.data_dir().to_owned(),
+            TestDatabase::Postgres(postgres) => settings.database_url = Some(postgres.url()),
+        }
         configure(&mut settings);
         let opened = huiyuan_server::open(settings)
             .await
@@ -126,7 +99,7 @@ impl TestApp {
             default_tenant: opened.default_tenant,
             shutdown: Some(shutdown),
             server: Some(server),
-            _place: place,
+            _database: database,
         })
     }
 

@@ -2,13 +2,11 @@
 //! its reject file and probable-duplicate report, a re-run that changes nothing, mappings and
 //! tenants, and the members as the API then serves them.
 
+use crate::process::{BIN, Server};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_huiyuan");
 const PASSWORD: &str = "cli-import-password";
 
 const MEMBERS: &str = "手机号,姓名,性别,生日,地址,卡号,备注\n\
@@ -69,45 +67,12 @@ fn csv_rows(path: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `huiyuan serve` on the data directory, once it logs that it listens.
 fn serve(data_dir: &Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("HUIYUAN_ARGON2_MEMORY_KIB", "64")
-        .env("HUIYUAN_LOG_FORMAT", "json")
-        .env("HUIYUAN_LOG_LEVEL", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn huiyuan serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let listening = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains("\"listening\""));
-    assert!(listening, "the server starts");
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
+    let (server, _) = Server::start(data_dir, |command| {
+        command.env("HUIYUAN_LOG_LEVEL", "info");
+    });
+    server
 }
 
 async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {

@@ -2,75 +2,21 @@
 //! stopped, the keys rotated, every sealed value in the database now under the new key, and the
 //! restarted server showing the same decrypted data and still finding members by phone.
 
+use crate::process::{BIN, Server};
 use huiyuan_store::reseal::{self, RowKey};
 use huiyuan_store::{DatabaseSettings, Store};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_huiyuan");
 const PASSWORD: &str = "keys-test-password";
 
-/// A running `huiyuan serve`, stopped with SIGTERM (or killed when a test fails).
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("HUIYUAN_ARGON2_MEMORY_KIB", "64")
-            .env("HUIYUAN_LOG_FORMAT", "json")
-            .env("HUIYUAN_ADMIN_PASSWORD", PASSWORD)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn huiyuan serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-        let started = lines.any(|line| line.contains("\"listening\""));
-        assert!(started, "the server did not start");
-        // Keep draining the log, so the server never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().expect("wait").is_none() {
-            assert!(Instant::now() < deadline, "the server did not stop");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `huiyuan serve` on the data directory with the admin password, once it listens.
+fn start(data_dir: &Path) -> Server {
+    let (server, _) = Server::start(data_dir, |command| {
+        command.env("HUIYUAN_ADMIN_PASSWORD", PASSWORD);
+    });
+    server
 }
 
 fn huiyuan(args: &[&str], data_dir: &Path) -> Output {
@@ -197,7 +143,7 @@ async fn sealed_values(data_dir: &Path) -> Vec<String> {
 #[tokio::test]
 async fn rotation_reseals_everything_and_the_server_still_reads_it() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
+    let server = start(data.path());
     let api = Api::connect(&server).await;
     let full = json!({
         "identifiers": [
@@ -241,7 +187,7 @@ async fn rotation_reseals_everything_and_the_server_still_reads_it() {
     for id in ids {
         before.push(api.get(&format!("members/{id}")).await);
     }
-    server.terminate();
+    let _ = server.terminate();
     assert_eq!(keyring(data.path())["active"], 1);
     let sealed = sealed_values(data.path()).await;
     assert_eq!(
@@ -287,7 +233,7 @@ async fn rotation_reseals_everything_and_the_server_still_reads_it() {
     assert!(sealed.iter().all(|v| v.starts_with("k2.")), "{sealed:?}");
 
     // The restarted server reads the same data and still finds members by blind index.
-    let server = Server::start(data.path());
+    let server = start(data.path());
     let api = Api::connect(&server).await;
     for (id, earlier) in ids.iter().zip(&before) {
         assert_eq!(&api.get(&format!("members/{id}")).await, earlier);
@@ -306,7 +252,7 @@ async fn rotation_reseals_everything_and_the_server_still_reads_it() {
         .post("members", json!({ "identifiers": [{ "kind": "phone", "value": "13912345670" }], "profile": { "name": "韩梅梅" } }))
         .await;
     assert_eq!(status, 201, "{fourth}");
-    server.terminate();
+    let _ = server.terminate();
     let sealed = sealed_values(data.path()).await;
     assert_eq!(sealed.len(), 15);
     assert!(
@@ -328,7 +274,7 @@ async fn rotation_reseals_everything_and_the_server_still_reads_it() {
     );
 
     // Undoing the merge reads the re-sealed snapshot and gives the duplicate its data back.
-    let server = Server::start(data.path());
+    let server = start(data.path());
     let api = Api::connect(&server).await;
     assert_eq!(api.get(&format!("members/{}", ids[1])).await, before[1]);
     let (status, undone) = api
@@ -342,7 +288,7 @@ async fn rotation_reseals_everything_and_the_server_still_reads_it() {
     assert_eq!(restored["status"], "active");
     assert_eq!(restored["profile"]["name"], "王小明");
     assert_eq!(restored["identifiers"][0]["value"], "+8613912345677");
-    server.terminate();
+    let _ = server.terminate();
 }
 
 #[test]

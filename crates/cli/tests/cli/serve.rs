@@ -1,94 +1,19 @@
 //! The `huiyuan` binary end to end: `serve` with zero configuration, graceful shutdown on SIGTERM,
 //! and the administration commands against the same data directory.
 
+use crate::process::{BIN, Server};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_huiyuan");
 const PASSWORD: &str = "cli-test-password";
 
-/// A running `huiyuan serve` in a data directory.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts the server and waits for its "listening" log line (no sleeping, no polling).
-    fn start(data_dir: &std::path::Path) -> (Self, Vec<String>) {
-        Self::start_with(data_dir, Some(PASSWORD))
-    }
-
-    fn start_with(data_dir: &std::path::Path, admin_password: Option<&str>) -> (Self, Vec<String>) {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("HUIYUAN_ARGON2_MEMORY_KIB", "64")
-            .env("HUIYUAN_LOG_FORMAT", "json")
+/// `huiyuan serve` on `data_dir` with `admin_password` (or none: it then generates one).
+fn start(data_dir: &std::path::Path, admin_password: Option<&str>) -> (Server, Vec<String>) {
+    Server::start(data_dir, |command| {
+        command
             .env_remove("HUIYUAN_ADMIN_PASSWORD")
-            .envs(admin_password.map(|password| ("HUIYUAN_ADMIN_PASSWORD", password)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn huiyuan serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("read stdout");
-            let listening = line.contains("\"listening\"");
-            lines.push(line);
-            if listening {
-                break;
-            }
-        }
-        assert!(
-            lines.iter().any(|l| l.contains("\"listening\"")),
-            "server did not start: {lines:?}"
-        );
-        (
-            Self {
-                child,
-                base: format!("http://127.0.0.1:{port}"),
-            },
-            lines,
-        )
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        assert!(sent.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            .envs(admin_password.map(|password| ("HUIYUAN_ADMIN_PASSWORD", password)));
+    })
 }
 
 fn run(args: &[&str], data_dir: &std::path::Path) -> Output {
@@ -128,7 +53,7 @@ async fn serve_with_zero_configuration_then_administer_from_the_shell() {
     let data = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
 
-    let (server, lines) = Server::start(data.path());
+    let (server, lines) = start(data.path(), Some(PASSWORD));
     assert!(
         !lines.iter().any(|l| l.contains(PASSWORD)),
         "a configured password is never logged"
@@ -204,7 +129,7 @@ async fn serve_with_zero_configuration_then_administer_from_the_shell() {
         .to_owned();
 
     // A second start reuses the tenant (no new password) and honours what the CLI created.
-    let (server, lines) = Server::start(data.path());
+    let (server, lines) = start(data.path(), Some(PASSWORD));
     assert!(
         !lines.iter().any(|l| l.contains("Created tenant")),
         "the default tenant is created only once"
@@ -264,7 +189,7 @@ async fn serve_with_zero_configuration_then_administer_from_the_shell() {
 #[tokio::test]
 async fn first_start_without_a_password_generates_and_prints_one() {
     let data = tempfile::tempdir().unwrap();
-    let (server, lines) = Server::start_with(data.path(), None);
+    let (server, lines) = start(data.path(), None);
     let printed = lines
         .iter()
         .find(|l| l.starts_with("Created tenant 'default'"))
