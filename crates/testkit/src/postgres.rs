@@ -297,6 +297,7 @@ async fn find_or_build_template(server_url: &str) -> String {
                 .await
                 .expect("publish the template database");
         }
+        drop_stale_sets(&mut admin, &name).await;
     }
     sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
         .bind(&name)
@@ -305,4 +306,35 @@ async fn find_or_build_template(server_url: &str) -> String {
         .expect("release the template lock");
     admin.close().await.ok();
     name
+}
+
+/// Drops the templates and pooled copies built for other migrations, so a server keeps one set:
+/// the test databases leave nothing behind beyond what the next run reuses. A database still in
+/// use (a run on an older checkout) refuses to go and is left for a later run.
+async fn drop_stale_sets(admin: &mut PgConnection, current_template: &str) {
+    let fingerprint = current_template.trim_start_matches("hy_tmpl_");
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database \
+         WHERE (datname LIKE 'hy\\_tmpl\\_%' OR datname LIKE 'hy\\_pool\\_%') \
+         AND position($1 in datname) = 0",
+    )
+    .bind(fingerprint)
+    .fetch_all(&mut *admin)
+    .await
+    .unwrap_or_default();
+    for database in stale {
+        let statements = [
+            format!("ALTER DATABASE {database} WITH IS_TEMPLATE false"),
+            format!("DROP DATABASE IF EXISTS {database}"),
+        ];
+        for statement in statements {
+            if sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *admin)
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
 }
