@@ -8,6 +8,7 @@
 //! - [`access`]: what a caller may read and change (data scopes on records and members).
 //! - [`tenancy`]: tenants, the first-start default tenant, a tenant's time zone.
 //! - [`credentials`]: staff login and sessions, channel API keys.
+//! - [`org`]: formats, stores and merchants, channels — created, changed, read within scope.
 //! - [`identity`]: member registration, views with masking, identifiers, merge, import, privacy.
 //! - [`profile`]: the registry of member-profile sections other capabilities contribute.
 //! - [`orders`]: orders, refunds, receipt claims, the accrual dry run.
@@ -39,6 +40,7 @@ pub mod limiter;
 pub mod mall;
 pub mod mutation;
 pub mod orders;
+pub mod org;
 pub mod profile;
 pub mod secrets;
 pub mod settlement;
