@@ -7,14 +7,15 @@
 //! - [`error`]: the catalogue of stable error codes.
 //! - [`access`]: what a caller may read and change (data scopes on records and members).
 //! - [`tenancy`]: tenants, the first-start default tenant, a tenant's time zone.
-//! - [`credentials`]: staff login and sessions, channel API keys.
+//! - [`credentials`]: staff login and sessions, staff accounts and roles, channel API keys.
+//! - [`org`]: formats, stores and merchants, channels — created, changed, read within scope.
 //! - [`identity`]: member registration, views with masking, identifiers, merge, import, privacy.
 //! - [`profile`]: the registry of member-profile sections other capabilities contribute.
 //! - [`orders`]: orders, refunds, receipt claims, the accrual dry run.
-//! - [`earning`]: evaluating and accruing points for orders; per-rule counters.
+//! - [`earning`]: the earning rules; evaluating and accruing points for orders; per-rule counters.
 //! - [`ledger`]: points entries and lots — earning, spending, expiry, adjustment, merge.
 //! - [`event_rewards`]: sign-in, check-in, birthday, referral and registration rewards.
-//! - [`tiers`]: the tier ladder, evaluation, overrides.
+//! - [`tiers`]: the tier ladder, evaluation, a member's tier, overrides.
 //! - [`coupons`]: templates, issue, validation, redemption (核销) and reversals.
 //! - [`checkout`]: quotes, reservations, confirmation, cancellation and expiry.
 //! - [`mall`]: the points mall — catalogue, redemptions, fulfilment.
@@ -39,6 +40,7 @@ pub mod limiter;
 pub mod mall;
 pub mod mutation;
 pub mod orders;
+pub mod org;
 pub mod profile;
 pub mod secrets;
 pub mod settlement;

@@ -1,8 +1,8 @@
 //! `/api/v1/api-keys`: channel API keys. The key is shown once, at creation; only its SHA-256 is
 //! stored, and a replayed creation request answers without it.
 
-use crate::app::credentials::api_keys::{create_api_key, parse_new_key};
-use crate::app::error::{ApiError, ApiResult};
+use crate::app::credentials::api_keys::{self, create_api_key, parse_new_key};
+use crate::app::error::ApiResult;
 use crate::app::state::AppState;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
@@ -14,9 +14,7 @@ use axum::response::Response;
 use huiyuan_domain::auth::Permission;
 use huiyuan_domain::credentials::ApiKey;
 use huiyuan_domain::ids::{ApiKeyId, ChannelId, StoreId};
-use huiyuan_store::auth;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -57,11 +55,8 @@ async fn list_keys(
     caller.require_tenant_scope()?;
     let page = query.request()?;
     let mut session = app.store.read().await?;
-    Ok(Json(
-        auth::list_api_keys(&mut session, caller.tenant_id, page)
-            .await?
-            .into(),
-    ))
+    let listed = api_keys::list(&mut session, caller.tenant_id, page).await?;
+    Ok(Json(listed.into()))
 }
 
 /// Create a channel API key; the response carries the key once.
@@ -112,10 +107,9 @@ async fn get_key(
     caller.require(Permission::ApiKeysManage)?;
     caller.require_tenant_scope()?;
     let mut session = app.store.read().await?;
-    auth::get_api_key(&mut session, caller.tenant_id, id)
-        .await?
+    api_keys::get(&mut session, caller.tenant_id, id)
+        .await
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("API key"))
 }
 
 /// Revoke an API key; it stops working at once. Revoking twice is harmless.
@@ -131,20 +125,7 @@ async fn revoke_key(
     caller.require(Permission::ApiKeysManage)?;
     caller.require_tenant_scope()?;
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
-        Box::pin(async move {
-            if auth::get_api_key(&mut m.session, m.tenant, id)
-                .await?
-                .is_none()
-            {
-                return Err(ApiError::not_found("API key"));
-            }
-            if auth::revoke_api_key(&mut m.session, m.tenant, id, m.now).await? {
-                m.audit("api_key.revoked", "api_key", id, json!({})).await?;
-            }
-            auth::get_api_key(&mut m.session, m.tenant, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("API key"))
-        })
+        Box::pin(async move { api_keys::revoke(m, id).await })
     })
     .await
 }

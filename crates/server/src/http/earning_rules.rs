@@ -1,7 +1,8 @@
 //! `/api/v1/earning-rules`: the earning rules (积分规则) the engine evaluates every order
 //! against; validated on save, paused or edited in place (accruals keep the names they fired with).
 
-use crate::app::error::{ApiError, ApiResult};
+use crate::app::earning::rules::{self, RulePatch};
+use crate::app::error::ApiResult;
 use crate::app::state::AppState;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
@@ -12,10 +13,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::Permission;
 use huiyuan_domain::earning::{Caps, Conditions, EarningRule, EarningRuleInput, Effect, Stacking};
-use huiyuan_domain::validation::FieldError;
-use huiyuan_store::earning_rules::{self, MAX_ENABLED_RULES, StoredRule};
+use huiyuan_store::earning_rules::StoredRule;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -62,8 +61,8 @@ async fn list_rules(
     caller.require(Permission::OrgRead)?;
     let page = query.request()?;
     let mut session = app.store.read().await?;
-    let rules = earning_rules::list_rules(&mut session, caller.tenant_id, page).await?;
-    Ok(Json(rules.map(EarningRuleView::from).into()))
+    let listed = rules::list(&mut session, caller.tenant_id, page).await?;
+    Ok(Json(listed.map(EarningRuleView::from).into()))
 }
 
 /// One earning rule.
@@ -78,22 +77,8 @@ async fn get_rule(
 ) -> ApiResult<Json<EarningRuleView>> {
     caller.require(Permission::OrgRead)?;
     let mut session = app.store.read().await?;
-    let rule = earning_rules::get_rule(&mut session, caller.tenant_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("earning rule"))?;
+    let rule = rules::get(&mut session, caller.tenant_id, id).await?;
     Ok(Json(rule.into()))
-}
-
-async fn check_enabled_room(m: &mut crate::app::mutation::Mutation) -> ApiResult<()> {
-    if earning_rules::count_enabled(&mut m.session, m.tenant).await? >= MAX_ENABLED_RULES {
-        return Err(FieldError::new(
-            "enabled",
-            "too_many",
-            format!("at most {MAX_ENABLED_RULES} rules can be enabled"),
-        )
-        .into());
-    }
-    Ok(())
 }
 
 /// Create an earning rule (permission `config:write`); every invalid field is reported (422).
@@ -110,28 +95,9 @@ async fn create_rule(
     let Command { caller, body, meta } = command;
     caller.require(Permission::ConfigWrite)?;
     caller.require_tenant_scope()?;
-    let rule = body.into_rule(Uuid::now_v7())?;
+    let rule = rules::parse_new(body)?;
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
-        Box::pin(async move {
-            if rule.enabled {
-                check_enabled_room(m).await?;
-            }
-            let stored = StoredRule {
-                rule,
-                created_at: m.now,
-                updated_at: m.now,
-            };
-            m.config_changed();
-            earning_rules::insert_rule(&mut m.session, m.tenant, &stored).await?;
-            m.audit(
-                "earning_rule.created",
-                "earning_rule",
-                stored.rule.id,
-                json!({ "rule": stored.rule }),
-            )
-            .await?;
-            Ok(EarningRuleView::from(stored))
-        })
+        Box::pin(async move { rules::create(m, rule).await.map(EarningRuleView::from) })
     })
     .await
 }
@@ -154,6 +120,22 @@ pub struct UpdateEarningRule {
     pub active_until: Option<OffsetDateTime>,
 }
 
+impl From<UpdateEarningRule> for RulePatch {
+    fn from(body: UpdateEarningRule) -> Self {
+        Self {
+            name: body.name,
+            priority: body.priority,
+            enabled: body.enabled,
+            conditions: body.conditions,
+            effect: body.effect,
+            caps: body.caps,
+            stacking: body.stacking,
+            active_from: body.active_from,
+            active_until: body.active_until,
+        }
+    }
+}
+
 /// Enable, disable or edit an earning rule (permission `config:write`); the result is validated
 /// as a whole (422 with every reason). Orders already accrued keep what they earned.
 #[utoipa::path(patch, path = "/earning-rules/{id}", tag = "earning", request_body = UpdateEarningRule,
@@ -170,45 +152,9 @@ async fn update_rule(
     let Command { caller, body, meta } = command;
     caller.require(Permission::ConfigWrite)?;
     caller.require_tenant_scope()?;
+    let patch = RulePatch::from(body);
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
-        Box::pin(async move {
-            let stored = earning_rules::get_rule(&mut m.session, m.tenant, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("earning rule"))?;
-            let before = stored.rule.clone();
-            let input = EarningRuleInput {
-                name: body.name.unwrap_or(before.name.clone()),
-                priority: body.priority.unwrap_or(before.priority),
-                enabled: body.enabled.unwrap_or(before.enabled),
-                conditions: body.conditions.unwrap_or(before.conditions.clone()),
-                effect: body.effect.unwrap_or(before.effect),
-                caps: body.caps.unwrap_or(before.caps),
-                stacking: body.stacking.unwrap_or(before.stacking.clone()),
-                active_from: body.active_from.or(before.active_from),
-                active_until: body.active_until.or(before.active_until),
-            };
-            let rule = input.into_rule(id)?;
-            if rule.enabled && !before.enabled {
-                check_enabled_room(m).await?;
-            }
-            let updated = StoredRule {
-                rule,
-                created_at: stored.created_at,
-                updated_at: m.now,
-            };
-            m.config_changed();
-            if !earning_rules::update_rule(&mut m.session, m.tenant, &updated).await? {
-                return Err(ApiError::not_found("earning rule"));
-            }
-            m.audit(
-                "earning_rule.updated",
-                "earning_rule",
-                id,
-                json!({ "before": before, "after": updated.rule }),
-            )
-            .await?;
-            Ok(EarningRuleView::from(updated))
-        })
+        Box::pin(async move { rules::change(m, id, patch).await.map(EarningRuleView::from) })
     })
     .await
 }

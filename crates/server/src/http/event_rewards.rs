@@ -18,7 +18,6 @@ use huiyuan_domain::ids::StoreId;
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::utc_now;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -233,17 +232,7 @@ async fn put_config(
     caller.require_tenant_scope()?;
     body.validate()?;
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
-        Box::pin(async move {
-            let before = event_rewards::put_config(m, &body).await?;
-            m.audit(
-                "event_rewards.config_set",
-                "event_rewards",
-                m.tenant,
-                json!({ "before": before, "after": body }),
-            )
-            .await?;
-            Ok(body)
-        })
+        Box::pin(async move { event_rewards::set_config(m, body).await })
     })
     .await
 }

@@ -1,8 +1,8 @@
 //! `/api/v1/formats`: business formats (业态).
 
-use crate::app::access::{visible, writable};
-use crate::app::error::{ApiError, ApiResult};
+use crate::app::error::ApiResult;
 use crate::app::mutation::WriteMeta;
+use crate::app::org::formats::{self, FormatChange};
 use crate::app::state::AppState;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
@@ -11,13 +11,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use huiyuan_domain::auth::{Access, Permission, Placement, Principal, RecordClass};
+use huiyuan_domain::auth::{Permission, Principal};
 use huiyuan_domain::ids::FormatId;
-use huiyuan_domain::org::{Code, Format, Name};
-use huiyuan_domain::validation::FieldErrors;
-use huiyuan_store::org;
+use huiyuan_domain::org::Format;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -54,11 +51,8 @@ async fn list_formats(
     caller.require(Permission::OrgRead)?;
     let page = query.request()?;
     let mut session = app.store.read().await?;
-    let predicate = caller.predicate(Access::Read, RecordClass::Org);
     Ok(Json(
-        org::list_formats(&mut session, caller.tenant_id, &predicate, page)
-            .await?
-            .into(),
+        formats::list(&mut session, &caller, page).await?.into(),
     ))
 }
 
@@ -73,37 +67,9 @@ async fn create_format(
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
     caller.require(Permission::ConfigWrite)?;
-    caller.require_tenant_scope()?;
-    let mut errors = FieldErrors::new();
-    let code = errors.take(Code::parse("code", &body.code));
-    let name = errors.take(Name::parse("name", &body.name));
-    errors.finish()?;
-    let (Some(code), Some(name)) = (code, name) else {
-        return Err(FieldErrors::new().into());
-    };
+    let input = formats::parse_new(&caller, &body.code, &body.name)?;
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
-        Box::pin(async move {
-            let format = Format {
-                id: FormatId::new(),
-                code,
-                name,
-                archived: false,
-                created_at: m.now,
-                updated_at: m.now,
-            };
-            org::insert_format(&mut m.session, m.tenant, &format)
-                .await
-                .map_err(|error| {
-                    if org::is_format_code_conflict(&error) {
-                        ApiError::conflict("code", "a format with this code already exists")
-                    } else {
-                        error.into()
-                    }
-                })?;
-            m.audit("format.created", "format", format.id, json!(format))
-                .await?;
-            Ok(format)
-        })
+        Box::pin(async move { formats::create(m, input).await })
     })
     .await
 }
@@ -118,15 +84,7 @@ async fn get_format(
 ) -> ApiResult<Json<Format>> {
     caller.require(Permission::OrgRead)?;
     let mut session = app.store.read().await?;
-    let format = org::get_format(&mut session, caller.tenant_id, id).await?;
-    visible(
-        &caller,
-        format,
-        RecordClass::Org,
-        |format| Placement::format(format.id),
-        "format",
-    )
-    .map(Json)
+    formats::get(&mut session, &caller, id).await.map(Json)
 }
 
 /// Rename or (un)archive a format.
@@ -140,12 +98,8 @@ async fn update_format(
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
     caller.require(Permission::ConfigWrite)?;
-    let name = body
-        .name
-        .as_deref()
-        .map(|name| Name::parse("name", name))
-        .transpose()?;
-    change_format(app, caller, meta, id, name, body.archived).await
+    let change = formats::parse_change(body.name.as_deref(), body.archived)?;
+    change_format(app, caller, meta, id, change).await
 }
 
 /// Archive a format: it keeps its history but takes no new stores.
@@ -159,7 +113,7 @@ async fn archive_format(
 ) -> ApiResult<Response> {
     let Command { caller, meta, .. } = command;
     caller.require(Permission::ConfigWrite)?;
-    change_format(app, caller, meta, id, None, Some(true)).await
+    change_format(app, caller, meta, id, formats::archiving()).await
 }
 
 async fn change_format(
@@ -167,40 +121,11 @@ async fn change_format(
     caller: Principal,
     meta: WriteMeta,
     id: FormatId,
-    name: Option<Name>,
-    archived: Option<bool>,
+    change: FormatChange,
 ) -> ApiResult<Response> {
     let scope = caller.clone();
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
-        Box::pin(async move {
-            let before = org::get_format(&mut m.session, m.tenant, id).await?;
-            let before = visible(
-                &scope,
-                before,
-                RecordClass::Org,
-                |format| Placement::format(format.id),
-                "format",
-            )?;
-            writable(&scope, RecordClass::Org, &Placement::format(id))?;
-            let mut after = before.clone();
-            if let Some(name) = name {
-                after.name = name;
-            }
-            if let Some(archived) = archived {
-                after.archived = archived;
-            }
-            after.updated_at = m.now;
-            m.config_changed();
-            org::update_format(&mut m.session, m.tenant, &after).await?;
-            m.audit(
-                "format.updated",
-                "format",
-                id,
-                json!({ "before": before, "after": after }),
-            )
-            .await?;
-            Ok(after)
-        })
+        Box::pin(async move { formats::change(m, &scope, id, change).await })
     })
     .await
 }

@@ -1,7 +1,8 @@
 //! `/api/v1/roles`: named permission sets. Administered by tenant-wide staff only, and nobody can
 //! grant a permission they do not hold themselves.
 
-use crate::app::error::{ApiError, ApiResult, ErrorCode};
+use crate::app::credentials::roles;
+use crate::app::error::ApiResult;
 use crate::app::state::AppState;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
@@ -10,14 +11,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use huiyuan_domain::auth::{Permission, PermissionSet, Principal};
+use huiyuan_domain::auth::Permission;
 use huiyuan_domain::credentials::Role;
 use huiyuan_domain::ids::RoleId;
-use huiyuan_domain::org::Name;
-use huiyuan_domain::validation::FieldErrors;
-use huiyuan_store::auth;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -43,20 +40,6 @@ pub struct UpdateRole {
     pub permissions: Option<Vec<String>>,
 }
 
-fn parse_grant(caller: &Principal, names: &[String]) -> Result<PermissionSet, FieldErrors> {
-    let permissions = PermissionSet::parse("permissions", names).map_err(FieldErrors)?;
-    if !permissions.is_subset(&caller.permissions) {
-        return Err(FieldErrors::single(
-            huiyuan_domain::validation::FieldError::new(
-                "permissions",
-                "exceeds_own",
-                "a role cannot grant permissions its creator does not hold",
-            ),
-        ));
-    }
-    Ok(permissions)
-}
-
 /// List roles.
 #[utoipa::path(get, path = "/roles", tag = "access", params(PageQuery),
     responses((status = 200, description = "OK", body = PageBody<Role>)), security(("bearer" = [])))]
@@ -69,11 +52,8 @@ async fn list_roles(
     caller.require_tenant_scope()?;
     let page = query.request()?;
     let mut session = app.store.read().await?;
-    Ok(Json(
-        auth::list_roles(&mut session, caller.tenant_id, page)
-            .await?
-            .into(),
-    ))
+    let listed = roles::list(&mut session, caller.tenant_id, page).await?;
+    Ok(Json(listed.into()))
 }
 
 /// Create a role.
@@ -88,42 +68,9 @@ async fn create_role(
     let Command { caller, body, meta } = command;
     caller.require(Permission::StaffWrite)?;
     caller.require_tenant_scope()?;
-    let mut errors = FieldErrors::new();
-    let name = errors.take(Name::parse("name", &body.name));
-    let permissions = match parse_grant(&caller, &body.permissions) {
-        Ok(permissions) => Some(permissions),
-        Err(more) => {
-            more.0.into_iter().for_each(|error| errors.push(error));
-            None
-        }
-    };
-    errors.finish()?;
-    let (Some(name), Some(permissions)) = (name, permissions) else {
-        return Err(FieldErrors::new().into());
-    };
+    let input = roles::parse_new(&caller.permissions, &body.name, &body.permissions)?;
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
-        Box::pin(async move {
-            let role = Role {
-                id: RoleId::new(),
-                name,
-                permissions,
-                builtin: false,
-                created_at: m.now,
-                updated_at: m.now,
-            };
-            auth::insert_role(&mut m.session, m.tenant, &role)
-                .await
-                .map_err(|error| {
-                    if auth::is_role_name_conflict(&error) {
-                        ApiError::conflict("name", "a role with this name already exists")
-                    } else {
-                        error.into()
-                    }
-                })?;
-            m.audit("role.created", "role", role.id, json!(role))
-                .await?;
-            Ok(role)
-        })
+        Box::pin(async move { roles::create(m, input).await })
     })
     .await
 }
@@ -139,10 +86,9 @@ async fn get_role(
     caller.require(Permission::StaffRead)?;
     caller.require_tenant_scope()?;
     let mut session = app.store.read().await?;
-    auth::get_role(&mut session, caller.tenant_id, id)
-        .await?
+    roles::get(&mut session, caller.tenant_id, id)
+        .await
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("role"))
 }
 
 /// Rename a role or change its permissions; built-in roles cannot change.
@@ -158,53 +104,13 @@ async fn update_role(
     let Command { caller, body, meta } = command;
     caller.require(Permission::StaffWrite)?;
     caller.require_tenant_scope()?;
-    let name = body
-        .name
-        .as_deref()
-        .map(|name| Name::parse("name", name))
-        .transpose()?;
-    let permissions = body
-        .permissions
-        .as_deref()
-        .map(|names| parse_grant(&caller, names))
-        .transpose()?;
+    let change = roles::parse_change(
+        &caller.permissions,
+        body.name.as_deref(),
+        body.permissions.as_deref(),
+    )?;
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
-        Box::pin(async move {
-            let before = auth::get_role(&mut m.session, m.tenant, id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("role"))?;
-            if before.builtin {
-                return Err(ApiError::with_detail(
-                    ErrorCode::Conflict,
-                    "built-in roles cannot be changed",
-                ));
-            }
-            let mut after = before.clone();
-            if let Some(name) = name {
-                after.name = name;
-            }
-            if let Some(permissions) = permissions {
-                after.permissions = permissions;
-            }
-            after.updated_at = m.now;
-            auth::update_role(&mut m.session, m.tenant, &after)
-                .await
-                .map_err(|error| {
-                    if auth::is_role_name_conflict(&error) {
-                        ApiError::conflict("name", "a role with this name already exists")
-                    } else {
-                        error.into()
-                    }
-                })?;
-            m.audit(
-                "role.updated",
-                "role",
-                id,
-                json!({ "before": before, "after": after }),
-            )
-            .await?;
-            Ok(after)
-        })
+        Box::pin(async move { roles::change(m, id, change).await })
     })
     .await
 }

@@ -1,8 +1,8 @@
 //! `/api/v1/stores`: stores and mall merchants (商户), each in one format.
 
-use crate::app::access::{visible, writable};
-use crate::app::error::{ApiError, ApiResult};
+use crate::app::error::ApiResult;
 use crate::app::mutation::WriteMeta;
+use crate::app::org::stores::{self, NewStoreFields, StoreChange};
 use crate::app::state::AppState;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
@@ -11,13 +11,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use huiyuan_domain::auth::{Access, Permission, Placement, Principal, RecordClass};
+use huiyuan_domain::auth::{Permission, Principal};
 use huiyuan_domain::ids::{FormatId, StoreId};
-use huiyuan_domain::org::{Code, Name, Store, StoreKind, parse_address};
-use huiyuan_domain::validation::{FieldError, FieldErrors};
-use huiyuan_store::org;
+use huiyuan_domain::org::{Store, StoreKind};
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,10 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_stores, create_store))
         .routes(routes!(get_store, update_store, archive_store))
-}
-
-fn placement(store: &Store) -> Placement {
-    Placement::store(store.format_id, store.id)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,18 +69,8 @@ async fn list_stores(
     }
     .request()?;
     let mut session = app.store.read().await?;
-    let predicate = caller.predicate(Access::Read, RecordClass::Org);
-    Ok(Json(
-        org::list_stores(
-            &mut session,
-            caller.tenant_id,
-            &predicate,
-            query.format_id,
-            page,
-        )
-        .await?
-        .into(),
-    ))
+    let listed = stores::list(&mut session, &caller, query.format_id, page).await?;
+    Ok(Json(listed.into()))
 }
 
 /// Create a store or merchant in a format the caller administers.
@@ -101,62 +84,18 @@ async fn create_store(
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
     caller.require(Permission::ConfigWrite)?;
-    writable(
+    let input = stores::parse_new(
         &caller,
-        RecordClass::Org,
-        &Placement::format(body.format_id),
+        NewStoreFields {
+            format_id: body.format_id,
+            code: &body.code,
+            name: &body.name,
+            kind: body.kind,
+            address: body.address.as_deref(),
+        },
     )?;
-    let mut errors = FieldErrors::new();
-    let code = errors.take(Code::parse("code", &body.code));
-    let name = errors.take(Name::parse("name", &body.name));
-    let address = errors.take(parse_address(
-        "address",
-        body.address.as_deref().unwrap_or(""),
-    ));
-    errors.finish()?;
-    let (Some(code), Some(name), Some(address)) = (code, name, address) else {
-        return Err(FieldErrors::new().into());
-    };
-    let format_id = body.format_id;
-    let kind = body.kind.unwrap_or(StoreKind::Store);
     app.mutate(&caller, &meta, StatusCode::CREATED, move |m| {
-        Box::pin(async move {
-            let format = org::get_format(&mut m.session, m.tenant, format_id).await?;
-            match format {
-                Some(format) if !format.archived => {}
-                Some(_) => {
-                    return Err(
-                        FieldError::new("format_id", "archived", "the format is archived").into(),
-                    );
-                }
-                None => {
-                    return Err(FieldError::new("format_id", "not_found", "no such format").into());
-                }
-            }
-            let store = Store {
-                id: StoreId::new(),
-                format_id,
-                code,
-                name,
-                kind,
-                address,
-                archived: false,
-                created_at: m.now,
-                updated_at: m.now,
-            };
-            org::insert_store(&mut m.session, m.tenant, &store)
-                .await
-                .map_err(|error| {
-                    if org::is_store_code_conflict(&error) {
-                        ApiError::conflict("code", "a store with this code already exists")
-                    } else {
-                        error.into()
-                    }
-                })?;
-            m.audit("store.created", "store", store.id, json!(store))
-                .await?;
-            Ok(store)
-        })
+        Box::pin(async move { stores::create(m, input).await })
     })
     .await
 }
@@ -171,8 +110,7 @@ async fn get_store(
 ) -> ApiResult<Json<Store>> {
     caller.require(Permission::OrgRead)?;
     let mut session = app.store.read().await?;
-    let store = org::get_store(&mut session, caller.tenant_id, id).await?;
-    visible(&caller, store, RecordClass::Org, placement, "store").map(Json)
+    stores::get(&mut session, &caller, id).await.map(Json)
 }
 
 /// Rename, re-address or (un)archive a store.
@@ -186,28 +124,9 @@ async fn update_store(
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
     caller.require(Permission::ConfigWrite)?;
-    let mut errors = FieldErrors::new();
-    let name = body
-        .name
-        .as_deref()
-        .and_then(|name| errors.take(Name::parse("name", name)));
-    let address = body
-        .address
-        .as_deref()
-        .and_then(|address| errors.take(parse_address("address", address)));
-    errors.finish()?;
-    change_store(
-        app,
-        caller,
-        meta,
-        id,
-        StoreChange {
-            name,
-            address,
-            archived: body.archived,
-        },
-    )
-    .await
+    let change =
+        stores::parse_change(body.name.as_deref(), body.address.as_deref(), body.archived)?;
+    change_store(app, caller, meta, id, change).await
 }
 
 /// Archive a store: it keeps its history but takes no new business.
@@ -221,24 +140,7 @@ async fn archive_store(
 ) -> ApiResult<Response> {
     let Command { caller, meta, .. } = command;
     caller.require(Permission::ConfigWrite)?;
-    change_store(
-        app,
-        caller,
-        meta,
-        id,
-        StoreChange {
-            archived: Some(true),
-            ..StoreChange::default()
-        },
-    )
-    .await
-}
-
-#[derive(Default)]
-struct StoreChange {
-    name: Option<Name>,
-    address: Option<String>,
-    archived: Option<bool>,
+    change_store(app, caller, meta, id, stores::archiving()).await
 }
 
 async fn change_store(
@@ -250,32 +152,7 @@ async fn change_store(
 ) -> ApiResult<Response> {
     let scope = caller.clone();
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
-        Box::pin(async move {
-            let before = org::get_store(&mut m.session, m.tenant, id).await?;
-            let before = visible(&scope, before, RecordClass::Org, placement, "store")?;
-            writable(&scope, RecordClass::Org, &placement(&before))?;
-            let mut after = before.clone();
-            if let Some(name) = change.name {
-                after.name = name;
-            }
-            if let Some(address) = change.address {
-                after.address = address;
-            }
-            if let Some(archived) = change.archived {
-                after.archived = archived;
-            }
-            after.updated_at = m.now;
-            m.config_changed();
-            org::update_store(&mut m.session, m.tenant, &after).await?;
-            m.audit(
-                "store.updated",
-                "store",
-                id,
-                json!({ "before": before, "after": after }),
-            )
-            .await?;
-            Ok(after)
-        })
+        Box::pin(async move { stores::change(m, &scope, id, change).await })
     })
     .await
 }

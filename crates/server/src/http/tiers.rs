@@ -1,10 +1,10 @@
 //! `/api/v1/tiers`: the tenant's tier ladder; `/api/v1/members/{id}/tier`: a member's current and
 //! effective level, benefits, progress and history, and manual overrides with expiry.
 
-use crate::app::access::visible_member;
-use crate::app::error::{ApiError, ApiResult, ErrorCode};
+use crate::app::error::ApiResult;
 use crate::app::state::AppState;
-use crate::app::tiers::{self, ChangeView, ProgressView};
+use crate::app::tiers::member::{self, LevelName, MemberTier};
+use crate::app::tiers::{ChangeView, ProgressView, configure};
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
 use crate::http::paging::{PageBody, PageQuery};
 use crate::http::respond::Respond;
@@ -12,20 +12,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use huiyuan_domain::auth::{Access, Permission};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::auth::Permission;
 use huiyuan_domain::tiers::{EffectiveBenefits, Override, TierLadder};
-use huiyuan_store::{Session, utc_now};
+use huiyuan_store::tiers::StoredLadder;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-
-/// History entries shown with a member's tier.
-const RECENT_CHANGES: i64 = 5;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,8 +39,13 @@ pub struct LadderView {
     pub updated_at: OffsetDateTime,
 }
 
-fn no_ladder() -> ApiError {
-    ApiError::with_detail(ErrorCode::NotFound, "no tier ladder is configured")
+impl From<StoredLadder> for LadderView {
+    fn from(stored: StoredLadder) -> Self {
+        Self {
+            ladder: stored.ladder,
+            updated_at: stored.updated_at,
+        }
+    }
 }
 
 /// The tenant's tier ladder.
@@ -59,13 +59,8 @@ async fn get_ladder(
 ) -> ApiResult<Json<LadderView>> {
     caller.require(Permission::OrgRead)?;
     let mut session = app.store.read().await?;
-    let stored = huiyuan_store::tiers::ladder(&mut session, caller.tenant_id)
-        .await?
-        .ok_or_else(no_ladder)?;
-    Ok(Json(LadderView {
-        ladder: stored.ladder,
-        updated_at: stored.updated_at,
-    }))
+    let stored = configure::get(&mut session, caller.tenant_id).await?;
+    Ok(Json(stored.into()))
 }
 
 /// Set the tenant's tier ladder (permission `config:write`, whole-tenant scope). Members keep
@@ -85,24 +80,7 @@ async fn put_ladder(
     caller.require_tenant_scope()?;
     body.validate()?;
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
-        Box::pin(async move {
-            let before = huiyuan_store::tiers::ladder(&mut m.session, m.tenant)
-                .await?
-                .map(|stored| stored.ladder);
-            m.config_changed();
-            huiyuan_store::tiers::put_ladder(&mut m.session, m.tenant, &body, m.now).await?;
-            m.audit(
-                "tier.ladder_set",
-                "tier_ladder",
-                m.tenant,
-                json!({ "before": before, "after": body }),
-            )
-            .await?;
-            Ok(LadderView {
-                ladder: body,
-                updated_at: m.now,
-            })
-        })
+        Box::pin(async move { configure::set(m, body).await.map(LadderView::from) })
     })
     .await
 }
@@ -139,47 +117,30 @@ pub struct MemberTierView {
     pub recent_changes: Vec<ChangeView>,
 }
 
-/// Builds the view inside `session` (a read session, or a write transaction after a change).
-async fn member_tier_view(
-    session: &mut Session,
-    tenant: TenantId,
-    ladder: &TierLadder,
-    member: Uuid,
-    format: Option<String>,
-    now: OffsetDateTime,
-) -> ApiResult<MemberTierView> {
-    let state = tiers::current_state(session, tenant, ladder, member)
-        .await?
-        .ok_or_else(|| ApiError::internal("a ladder without levels"))?;
-    let tz = crate::app::tenancy::zone::tenant_zone(session, tenant).await?;
-    let level_ref = |code: &str| {
-        let level = ladder.level(code).or_else(|| ladder.lowest());
-        LevelRef {
-            code: level.map_or_else(|| code.to_owned(), |l| l.code.clone()),
-            name: level.map_or_else(String::new, |l| l.name.clone()),
+impl From<LevelName> for LevelRef {
+    fn from(level: LevelName) -> Self {
+        Self {
+            code: level.code,
+            name: level.name,
         }
-    };
-    let progress = tiers::progress(session, tenant, ladder, &tz, member, &state, now).await?;
-    let recent = huiyuan_store::tiers::recent_changes(session, tenant, member, RECENT_CHANGES)
-        .await?
-        .into_iter()
-        .map(ChangeView::from)
-        .collect();
-    let benefits = ladder
-        .effective_benefits(&state, now, format.as_deref())
-        .ok_or_else(|| ApiError::internal("a ladder without levels"))?;
-    Ok(MemberTierView {
-        member_id: member,
-        level: level_ref(state.effective_level_code(now)),
-        computed_level: level_ref(&state.level_code),
-        since: state.since,
-        next_evaluation_at: state.next_evaluation_at,
-        r#override: state.active_override(now).cloned(),
-        benefits,
-        format,
-        progress,
-        recent_changes: recent,
-    })
+    }
+}
+
+impl From<MemberTier> for MemberTierView {
+    fn from(tier: MemberTier) -> Self {
+        Self {
+            member_id: tier.member_id,
+            level: tier.level.into(),
+            computed_level: tier.computed_level.into(),
+            since: tier.since,
+            next_evaluation_at: tier.next_evaluation_at,
+            r#override: tier.r#override,
+            benefits: tier.benefits,
+            format: tier.format,
+            progress: tier.progress,
+            recent_changes: tier.recent_changes,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -203,20 +164,8 @@ async fn get_member_tier(
 ) -> ApiResult<Json<MemberTierView>> {
     caller.require(Permission::MembersRead)?;
     let mut session = app.store.read().await?;
-    let (member, _) = visible_member(&mut session, &caller, id, Access::Read).await?;
-    let ladder = tiers::ladder::load(&mut session, caller.tenant_id)
-        .await?
-        .ok_or_else(no_ladder)?;
-    let view = member_tier_view(
-        &mut session,
-        caller.tenant_id,
-        &ladder,
-        member.id,
-        query.format,
-        utc_now(),
-    )
-    .await?;
-    Ok(Json(view))
+    let tier = member::read(&mut session, &caller, id, query.format).await?;
+    Ok(Json(tier.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -246,20 +195,17 @@ async fn set_override(
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
     caller.require(Permission::MembersWrite)?;
+    let manual = Override {
+        level_code: body.level_code,
+        expires_at: body.expires_at,
+        reason: body.reason,
+    };
     let scope = caller.clone();
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
         Box::pin(async move {
-            let (member, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
-            let ladder = tiers::ladder::load(&mut m.session, m.tenant)
-                .await?
-                .ok_or_else(no_ladder)?;
-            let manual = Override {
-                level_code: body.level_code,
-                expires_at: body.expires_at,
-                reason: body.reason,
-            };
-            tiers::set_override(m, &ladder, member.id, manual).await?;
-            member_tier_view(&mut m.session, m.tenant, &ladder, member.id, None, m.now).await
+            member::override_by_hand(m, &scope, id, manual)
+                .await
+                .map(MemberTierView::from)
         })
     })
     .await
@@ -282,20 +228,9 @@ async fn clear_override(
     let scope = caller.clone();
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
         Box::pin(async move {
-            let (member, _) = visible_member(&mut m.session, &scope, id, Access::Write).await?;
-            let ladder = tiers::ladder::load(&mut m.session, m.tenant)
-                .await?
-                .ok_or_else(no_ladder)?;
-            if tiers::clear_override(m, &ladder, member.id)
-                .await?
-                .is_none()
-            {
-                return Err(ApiError::with_detail(
-                    ErrorCode::NotFound,
-                    "the member has no active override",
-                ));
-            }
-            member_tier_view(&mut m.session, m.tenant, &ladder, member.id, None, m.now).await
+            member::end_override_by_hand(m, &scope, id)
+                .await
+                .map(MemberTierView::from)
         })
     })
     .await
@@ -317,8 +252,6 @@ async fn list_history(
     caller.require(Permission::MembersRead)?;
     let page = query.request()?;
     let mut session = app.store.read().await?;
-    let (member, _) = visible_member(&mut session, &caller, id, Access::Read).await?;
-    let changes =
-        huiyuan_store::tiers::list_changes(&mut session, caller.tenant_id, member.id, page).await?;
+    let changes = member::history(&mut session, &caller, id, page).await?;
     Ok(Json(changes.map(ChangeView::from).into()))
 }

@@ -1,14 +1,16 @@
-//! Channel API keys: a new key is shown once; only its SHA-256 is stored.
+//! Channel API keys: creating (a new key is shown once; only its SHA-256 is stored), reading,
+//! listing and revoking them.
 
-use crate::app::error::ApiResult;
+use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
 use crate::app::secrets::new_token;
 use huiyuan_domain::auth::{Permission, PermissionSet};
 use huiyuan_domain::credentials::{ApiKey, TokenKind};
-use huiyuan_domain::ids::{ApiKeyId, ChannelId, StoreId};
+use huiyuan_domain::ids::{ApiKeyId, ChannelId, StoreId, TenantId};
 use huiyuan_domain::org::Name;
+use huiyuan_domain::paging::{Page, PageRequest};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
-use huiyuan_store::{auth, org};
+use huiyuan_store::{Session, auth, org};
 use serde_json::json;
 
 /// Validated input for a new key.
@@ -84,4 +86,37 @@ pub fn parse_new_key(
         store_id,
         permissions,
     })
+}
+
+/// The tenant's API keys, by id (never the keys themselves).
+pub async fn list(
+    session: &mut Session,
+    tenant: TenantId,
+    page: PageRequest,
+) -> ApiResult<Page<ApiKey>> {
+    Ok(auth::list_api_keys(session, tenant, page).await?)
+}
+
+/// The record of the API key `id`.
+pub async fn get(session: &mut Session, tenant: TenantId, id: ApiKeyId) -> ApiResult<ApiKey> {
+    auth::get_api_key(session, tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))
+}
+
+/// Revokes the API key `id`, which stops working at once; audited as `api_key.revoked` only when
+/// it was still active, so revoking twice is harmless.
+pub async fn revoke(m: &mut Mutation, id: ApiKeyId) -> ApiResult<ApiKey> {
+    if auth::get_api_key(&mut m.session, m.tenant, id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found("API key"));
+    }
+    if auth::revoke_api_key(&mut m.session, m.tenant, id, m.now).await? {
+        m.audit("api_key.revoked", "api_key", id, json!({})).await?;
+    }
+    auth::get_api_key(&mut m.session, m.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))
 }

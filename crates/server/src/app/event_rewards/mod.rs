@@ -32,7 +32,7 @@ mod sign_in;
 
 pub use birthday::{birthday_tick, grant_birthday_rewards};
 pub use config::{CappedReward, CustomEvent, MonthlyRung, RewardConfig, SignInConfig, StreakRung};
-pub use configure::put_config;
+pub use configure::{put_config, set_config};
 pub use days::local_day;
 pub use events::{Event, record};
 pub use outcome::{EventOutcome, Grant, Milestone};

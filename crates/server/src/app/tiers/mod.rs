@@ -10,8 +10,14 @@
 //! Every state update is guarded by the version that was read (see
 //! [`huiyuan_store::tiers::update_state`]): two nodes evaluating the same member at once record
 //! the evaluation once, and an order racing an override decides again on what the other wrote.
+//!
+//! - [`ladder`]: the tenant's ladder as configured.
+//! - [`configure`]: the ladder as stored, read and set.
+//! - [`member`]: a member's tier as staff see it, its history, overrides set and ended by hand.
 
+pub mod configure;
 pub mod ladder;
+pub mod member;
 
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
