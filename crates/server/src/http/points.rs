@@ -4,6 +4,7 @@
 use crate::app::access::visible_member;
 use crate::app::error::ApiResult;
 use crate::app::ledger::balance::member_points;
+use crate::app::ledger::configure::{PointsPolicy, parse_policy, set_policy};
 use crate::app::ledger::{self, adjust_by_hand};
 use crate::app::state::AppState;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, Command};
@@ -14,12 +15,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission};
-use huiyuan_domain::ledger::{Adjustment, Draw, ExpiryPolicy, LedgerAccount};
-use huiyuan_domain::validation::{FieldError, FieldErrors};
-use huiyuan_store::ledger::{Entry, StoredPolicy};
+use huiyuan_domain::ledger::{Adjustment, Draw, LedgerAccount};
+use huiyuan_store::ledger::Entry;
 use huiyuan_store::utc_now;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -184,32 +183,6 @@ async fn create_adjustment(
     .await
 }
 
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PointsPolicy {
-    /// `{"kind":"never"}`, `{"kind":"days_after_earning","days":365}`, `{"kind":"end_of_month","months":12}`,
-    /// `{"kind":"year_end","years":1}` (年终清零: points of year Y expire at the end of Y+1).
-    #[schema(value_type = Object)]
-    pub expiry: ExpiryPolicy,
-    /// Days earned points stay pending (the return window) before they can be spent.
-    pub pending_days: i64,
-    /// What 100 points are worth, in fen (100 → 100 points = ¥1).
-    pub fen_per_100_points: i64,
-    /// How far a refund claw-back may take a balance below zero.
-    pub overdraft_limit: i64,
-}
-
-impl From<StoredPolicy> for PointsPolicy {
-    fn from(policy: StoredPolicy) -> Self {
-        Self {
-            expiry: policy.expiry,
-            pending_days: policy.pending_days,
-            fen_per_100_points: policy.fen_per_100_points,
-            overdraft_limit: policy.overdraft_limit,
-        }
-    }
-}
-
 /// The tenant's points policy (defaults until set).
 #[utoipa::path(get, path = "/points/policy", tag = "points",
     responses((status = 200, description = "OK", body = PointsPolicy)), security(("bearer" = [])))]
@@ -238,54 +211,9 @@ async fn put_policy(
     let Command { caller, body, meta } = command;
     caller.require(Permission::ConfigWrite)?;
     caller.require_tenant_scope()?;
-    let mut errors = FieldErrors::new();
-    errors.take(body.expiry.validate("expiry"));
-    if !(0..=90).contains(&body.pending_days) {
-        errors.push(FieldError::new(
-            "pending_days",
-            "out_of_range",
-            "must be 0 to 90",
-        ));
-    }
-    if !(1..=100_000).contains(&body.fen_per_100_points) {
-        errors.push(FieldError::new(
-            "fen_per_100_points",
-            "out_of_range",
-            "must be 1 to 100000",
-        ));
-    }
-    if !(0..=1_000_000).contains(&body.overdraft_limit) {
-        errors.push(FieldError::new(
-            "overdraft_limit",
-            "out_of_range",
-            "must be 0 to 1000000",
-        ));
-    }
-    errors.finish()?;
+    let policy = parse_policy(body)?;
     app.mutate(&caller, &meta, StatusCode::OK, move |m| {
-        Box::pin(async move {
-            let before: PointsPolicy = ledger::policy::load(&mut m.session, m.tenant, m.now)
-                .await?
-                .into();
-            let stored = StoredPolicy {
-                expiry: body.expiry,
-                pending_days: body.pending_days,
-                fen_per_100_points: body.fen_per_100_points,
-                overdraft_limit: body.overdraft_limit,
-                updated_at: m.now,
-            };
-            m.config_changed();
-            huiyuan_store::ledger::put_policy(&mut m.session, m.tenant, &stored).await?;
-            let after = PointsPolicy::from(stored);
-            m.audit(
-                "points.policy_set",
-                "points_policy",
-                m.tenant,
-                json!({ "before": before, "after": after }),
-            )
-            .await?;
-            Ok(after)
-        })
+        Box::pin(async move { set_policy(m, policy).await })
     })
     .await
 }

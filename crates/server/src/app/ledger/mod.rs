@@ -20,6 +20,7 @@ mod adjust;
 mod after_spend;
 pub mod balance;
 mod clawback;
+pub mod configure;
 mod earn;
 pub mod merge;
 pub mod policy;
