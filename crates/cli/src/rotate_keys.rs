@@ -243,7 +243,7 @@ async fn reseal_members(store: &Store, vault: &Vault, batch: i64) -> anyhow::Res
                     }
                     Outcome::Unreadable => {
                         tally.unreadable += 1;
-                        warn_unreadable("member", row.tenant_id, row.id, column.as_str());
+                        warn_unreadable("member", row.tenant_id, row.id.0, column.as_str());
                     }
                 }
             }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::str::FromStr;
 use uuid::Uuid;
 
 /// Declares a newtype id over a UUIDv7; one declaration per entity keeps ids from being mixed up.
@@ -35,6 +36,20 @@ macro_rules! typed_id {
         impl From<Uuid> for $name {
             fn from(value: Uuid) -> Self {
                 Self(value)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Uuid::from_str(text).map(Self)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(value: $name) -> Self {
+                value.0
             }
         }
 
@@ -88,4 +103,8 @@ typed_id!(
 typed_id!(
     /// An audit log entry.
     AuditEntryId
+);
+typed_id!(
+    /// A member (会员).
+    MemberId
 );

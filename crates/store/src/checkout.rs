@@ -11,7 +11,7 @@ use crate::error::StoreResult;
 use crate::mall::PointsSource;
 use crate::on_backend;
 use crate::timestamp::Ts;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -28,7 +28,7 @@ pub struct HeldCoupon {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredCheckout {
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// `reserved`, `confirmed`, `cancelled` or `expired`.
     pub state: String,
     /// Where the checkout happens (data scopes, the spending format's accounts).
@@ -58,7 +58,8 @@ pub struct StoredCheckout {
 #[derive(sqlx::FromRow)]
 struct CheckoutRow {
     id: Uuid,
-    member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    member_id: MemberId,
     state: String,
     format_id: Option<Uuid>,
     store_id: Option<Uuid>,
@@ -114,7 +115,7 @@ pub async fn insert(s: &mut Session, tenant: TenantId, c: &StoredCheckout) -> St
          points, points_value_fen, cash_due_fen, hold_entry_id, points_sources, order_id, order_ref, cancel_reason, \
          expires_at, created_at, updated_at, confirmed_at, closed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
          $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)")
-        .bind(tenant.0).bind(c.member_id).bind(c.id).bind(&c.state).bind(c.format_id).bind(c.store_id)
+        .bind(tenant.0).bind(c.member_id.0).bind(c.id).bind(&c.state).bind(c.format_id).bind(c.store_id)
         .bind(c.channel_id).bind(Json(&c.quote)).bind(Json(&c.coupons)).bind(c.points).bind(c.points_value_fen)
         .bind(c.cash_due_fen).bind(c.hold_entry_id).bind(Json(&c.points_sources)).bind(c.order_id)
         .bind(&c.order_ref).bind(&c.cancel_reason).bind(Ts(c.expires_at)).bind(Ts(c.created_at))

@@ -7,7 +7,7 @@ use crate::backend::Session;
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::timestamp::Ts;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use sqlx::types::Json;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberEvent {
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// `sign_in`, `check_in`, `share`, `review`, `profile_completed`, `custom`, `registration`,
     /// `birthday`, `referral`.
     pub kind: String,
@@ -38,7 +38,8 @@ pub struct MemberEvent {
 #[derive(sqlx::FromRow)]
 struct EventRow {
     id: Uuid,
-    member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    member_id: MemberId,
     kind: String,
     subject: String,
     local_day: Date,
@@ -77,7 +78,7 @@ pub async fn claim(s: &mut Session, tenant: TenantId, event: &MemberEvent) -> St
     let inserted = on_backend!(s, c => sqlx::query(
         "INSERT INTO member_events (tenant_id, member_id, id, kind, subject, local_day, seq, occurred_at, streak, points, \
          outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING")
-        .bind(tenant.0).bind(event.member_id).bind(event.id).bind(&event.kind).bind(&event.subject)
+        .bind(tenant.0).bind(event.member_id.0).bind(event.id).bind(&event.kind).bind(&event.subject)
         .bind(event.local_day).bind(event.seq).bind(Ts(event.occurred_at)).bind(event.streak).bind(event.points)
         .bind(Json(&event.outcome)).bind(Ts(event.created_at))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
@@ -88,14 +89,14 @@ pub async fn claim(s: &mut Session, tenant: TenantId, event: &MemberEvent) -> St
 pub async fn set_outcome(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     id: Uuid,
     points: i64,
     outcome: &serde_json::Value,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE member_events SET points = $4, outcome = $5 WHERE tenant_id = $1 AND member_id = $2 AND id = $3")
-        .bind(tenant.0).bind(member).bind(id).bind(points).bind(Json(outcome))
+        .bind(tenant.0).bind(member.0).bind(id).bind(points).bind(Json(outcome))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -104,7 +105,7 @@ pub async fn set_outcome(
 pub async fn get_slot(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     kind: &str,
     subject: &str,
     local_day: Date,
@@ -113,7 +114,7 @@ pub async fn get_slot(
     let row: Option<EventRow> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_FIELDS} FROM member_events WHERE tenant_id = $1 AND member_id = $2 AND kind = $3 \
          AND subject = $4 AND local_day = $5 AND seq = $6")))
-        .bind(tenant.0).bind(member).bind(kind).bind(subject).bind(local_day).bind(seq)
+        .bind(tenant.0).bind(member.0).bind(kind).bind(subject).bind(local_day).bind(seq)
         .fetch_optional(&mut *c).await)?;
     Ok(row.map(MemberEvent::from))
 }
@@ -122,7 +123,7 @@ pub async fn get_slot(
 pub async fn count_between(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     kind: &str,
     subject: &str,
     from: Date,
@@ -131,7 +132,7 @@ pub async fn count_between(
     let count: i64 = on_backend!(s, c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM member_events WHERE tenant_id = $1 AND member_id = $2 AND kind = $3 AND subject = $4 \
          AND local_day >= $5 AND local_day <= $6")
-        .bind(tenant.0).bind(member).bind(kind).bind(subject).bind(from).bind(until)
+        .bind(tenant.0).bind(member.0).bind(kind).bind(subject).bind(from).bind(until)
         .fetch_one(&mut *c).await)?;
     Ok(count)
 }
@@ -140,13 +141,13 @@ pub async fn count_between(
 pub async fn count_all(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     kind: &str,
     subject: &str,
 ) -> StoreResult<i64> {
     let count: i64 = on_backend!(s, c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM member_events WHERE tenant_id = $1 AND member_id = $2 AND kind = $3 AND subject = $4")
-        .bind(tenant.0).bind(member).bind(kind).bind(subject)
+        .bind(tenant.0).bind(member.0).bind(kind).bind(subject)
         .fetch_one(&mut *c).await)?;
     Ok(count)
 }
@@ -155,12 +156,12 @@ pub async fn count_all(
 pub async fn recent(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     limit: i64,
 ) -> StoreResult<Vec<MemberEvent>> {
     let rows: Vec<EventRow> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EVENT_FIELDS} FROM member_events WHERE tenant_id = $1 AND member_id = $2 ORDER BY id DESC LIMIT $3")))
-        .bind(tenant.0).bind(member).bind(limit).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(limit).fetch_all(&mut *c).await)?;
     Ok(rows.into_iter().map(MemberEvent::from).collect())
 }
 
@@ -173,9 +174,9 @@ pub async fn members_due_birthday(
     tenant: TenantId,
     month_days: &[String],
     since: Date,
-    after: Option<Uuid>,
+    after: Option<MemberId>,
     limit: i64,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<MemberId>> {
     let rows: Vec<Uuid> = on_backend!(s, c => {
         let mut query = sqlx::QueryBuilder::new("SELECT m.id FROM members m WHERE m.tenant_id = ");
         query.push_bind(tenant.0);
@@ -188,12 +189,12 @@ pub async fn members_due_birthday(
                     AND e.member_id = m.id AND e.kind = 'birthday' AND e.subject = '' AND e.local_day >= ");
         query.push_bind(since).push(")");
         if let Some(after) = after {
-            query.push(" AND m.id > ").push_bind(after);
+            query.push(" AND m.id > ").push_bind(after.0);
         }
         query.push(" ORDER BY m.id LIMIT ").push_bind(limit);
         query.build_query_scalar().fetch_all(&mut *c).await
     })?;
-    Ok(rows)
+    Ok(rows.into_iter().map(MemberId).collect())
 }
 
 // ---- configuration ----

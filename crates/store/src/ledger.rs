@@ -9,7 +9,7 @@ use crate::error::StoreResult;
 use crate::on_backend;
 use crate::scope_sql::push_page;
 use crate::timestamp::Ts;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::ledger::{Draw, Lot};
 use huiyuan_domain::paging::{Page, PageRequest};
 use sqlx::QueryBuilder;
@@ -29,7 +29,7 @@ pub const MEMBER_PENDING: &str = "member.pending";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// `earn`, `spend`, `expire`, `clawback`, `adjust`, `release`, `donate` …
     pub kind: String,
     pub amount: i64,
@@ -49,7 +49,8 @@ pub struct Entry {
 #[derive(sqlx::FromRow)]
 struct EntryRow {
     id: Uuid,
-    member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    member_id: MemberId,
     kind: String,
     amount: i64,
     debit_account: String,
@@ -87,7 +88,7 @@ pub async fn insert_entry(s: &mut Session, tenant: TenantId, entry: &Entry) -> S
         "INSERT INTO points_entries (tenant_id, member_id, id, kind, amount, debit_account, credit_account, format_id, \
          reference, reason, draws, natural_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT DO NOTHING")
-        .bind(tenant.0).bind(entry.member_id).bind(entry.id).bind(&entry.kind).bind(entry.amount)
+        .bind(tenant.0).bind(entry.member_id.0).bind(entry.id).bind(&entry.kind).bind(entry.amount)
         .bind(&entry.debit_account).bind(&entry.credit_account).bind(entry.format_id).bind(&entry.reference)
         .bind(&entry.reason).bind(Json(&entry.draws)).bind(&entry.natural_key).bind(Ts(entry.created_at))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
@@ -151,14 +152,14 @@ pub async fn entry_by_natural_key(
 pub async fn list_entries(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     page: PageRequest,
 ) -> StoreResult<Page<Entry>> {
     let rows: Vec<EntryRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(
             "SELECT id, member_id, kind, amount, debit_account, credit_account, format_id, reference, reason, draws, \
              natural_key, created_at FROM points_entries WHERE tenant_id = ");
-        query.push_bind(tenant.0).push(" AND member_id = ").push_bind(member);
+        query.push_bind(tenant.0).push(" AND member_id = ").push_bind(member.0);
         push_page(&mut query, page);
         query.build_query_as().fetch_all(&mut *c).await
     })?;
@@ -174,10 +175,10 @@ pub struct Balance {
     pub lifetime_earned: i64,
 }
 
-pub async fn balance(s: &mut Session, tenant: TenantId, member: Uuid) -> StoreResult<Balance> {
+pub async fn balance(s: &mut Session, tenant: TenantId, member: MemberId) -> StoreResult<Balance> {
     let row: Option<Balance> = on_backend!(s, c => sqlx::query_as(
         "SELECT available, pending, tier_points, lifetime_earned FROM points_balances WHERE tenant_id = $1 AND member_id = $2")
-        .bind(tenant.0).bind(member).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_optional(&mut *c).await)?;
     Ok(row.unwrap_or_default())
 }
 
@@ -185,13 +186,13 @@ pub async fn balance(s: &mut Session, tenant: TenantId, member: Uuid) -> StoreRe
 pub async fn ensure_balance(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "INSERT INTO points_balances (tenant_id, member_id, available, pending, tier_points, lifetime_earned, updated_at) \
          VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT DO NOTHING")
-        .bind(tenant.0).bind(member).bind(Ts(now)).execute(&mut *c).await.map(|_| ()))?;
+        .bind(tenant.0).bind(member.0).bind(Ts(now)).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -200,7 +201,7 @@ pub async fn ensure_balance(
 pub async fn credit(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     change: BalanceChange,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -213,7 +214,7 @@ pub async fn credit(
 pub async fn add_to_balance(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     change: BalanceChange,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -227,7 +228,7 @@ pub async fn add_to_balance(
 pub fn defer_add_to_balance(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     change: BalanceChange,
     now: OffsetDateTime,
 ) {
@@ -269,12 +270,12 @@ static LOCK_ACTIVE_BALANCE: LazyLock<String> =
 pub async fn lock_active_balance(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     now: OffsetDateTime,
 ) -> StoreResult<Option<i64>> {
     let available: Option<i64> = on_backend!(s, c => sqlx::query_scalar(
         LOCK_ACTIVE_BALANCE.as_str())
-        .bind(tenant.0).bind(member).bind(Ts(now)).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(Ts(now)).fetch_optional(&mut *c).await)?;
     Ok(available)
 }
 
@@ -292,7 +293,7 @@ pub struct BalanceChange {
 pub async fn debit_available(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     amount: i64,
     floor: i64,
     now: OffsetDateTime,
@@ -300,7 +301,7 @@ pub async fn debit_available(
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_balances SET available = available - $3, updated_at = $5 \
          WHERE tenant_id = $1 AND member_id = $2 AND available - $3 >= $4")
-        .bind(tenant.0).bind(member).bind(amount).bind(floor).bind(Ts(now))
+        .bind(tenant.0).bind(member.0).bind(amount).bind(floor).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -309,14 +310,14 @@ pub async fn debit_available(
 pub async fn release_pending(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     amount: i64,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_balances SET pending = pending - $3, available = available + $3, updated_at = $4 \
          WHERE tenant_id = $1 AND member_id = $2 AND pending >= $3")
-        .bind(tenant.0).bind(member).bind(amount).bind(Ts(now))
+        .bind(tenant.0).bind(member.0).bind(amount).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -326,7 +327,8 @@ pub async fn release_pending(
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredLot {
     pub id: Uuid,
-    pub member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub member_id: MemberId,
     pub entry_id: Uuid,
     pub format_id: Option<Uuid>,
     pub earned_at: OffsetDateTime,
@@ -399,12 +401,12 @@ pub fn defer_lot(s: &mut Session, tenant: TenantId, lot: &StoredLot) {
 pub async fn open_lots(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<Vec<StoredLot>> {
     let rows: Vec<StoredLot> = on_backend!(s, c => sqlx::query_as(
         "SELECT id, member_id, entry_id, format_id, earned_at, available_at, expires_at, pending, original, remaining \
          FROM points_lots WHERE tenant_id = $1 AND member_id = $2 AND remaining > 0 ORDER BY id")
-        .bind(tenant.0).bind(member).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 
@@ -412,13 +414,13 @@ pub async fn open_lots(
 pub async fn draw_lot(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     lot: Uuid,
     points: i64,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_lots SET remaining = remaining - $4 WHERE tenant_id = $1 AND member_id = $2 AND id = $3 AND remaining >= $4")
-        .bind(tenant.0).bind(member).bind(lot).bind(points).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).bind(lot).bind(points).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -426,14 +428,14 @@ pub async fn draw_lot(
 pub async fn restore_lot(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     lot: Uuid,
     points: i64,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_lots SET remaining = remaining + $4 WHERE tenant_id = $1 AND member_id = $2 AND id = $3 \
          AND remaining + $4 <= original")
-        .bind(tenant.0).bind(member).bind(lot).bind(points).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).bind(lot).bind(points).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -441,12 +443,12 @@ pub async fn restore_lot(
 pub async fn mark_released(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     lot: Uuid,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_lots SET pending = FALSE WHERE tenant_id = $1 AND member_id = $2 AND id = $3 AND pending = TRUE")
-        .bind(tenant.0).bind(member).bind(lot).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).bind(lot).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -454,13 +456,13 @@ pub async fn mark_released(
 pub async fn debit_pending(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     amount: i64,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_balances SET pending = pending - $3, updated_at = $4 WHERE tenant_id = $1 AND member_id = $2 AND pending >= $3")
-        .bind(tenant.0).bind(member).bind(amount).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).bind(amount).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -470,25 +472,25 @@ pub async fn members_with_due_pending(
     tenant: TenantId,
     now: OffsetDateTime,
     limit: i64,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<MemberId>> {
     let rows: Vec<Uuid> = on_backend!(s, c => sqlx::query_scalar(
         "SELECT DISTINCT member_id FROM points_lots WHERE tenant_id = $1 AND pending = TRUE AND available_at <= $2 LIMIT $3")
         .bind(tenant.0).bind(Ts(now)).bind(limit).fetch_all(&mut *c).await)?;
-    Ok(rows)
+    Ok(rows.into_iter().map(MemberId).collect())
 }
 
 /// Points in usable lots expiring in `[from, until)`, grouped by expiry instant.
 pub async fn expiring(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> StoreResult<Vec<(OffsetDateTime, i64)>> {
     let rows: Vec<(OffsetDateTime, i64)> = on_backend!(s, c => sqlx::query_as(
         "SELECT expires_at, CAST(SUM(remaining) AS BIGINT) FROM points_lots WHERE tenant_id = $1 AND member_id = $2 \
          AND remaining > 0 AND pending = FALSE AND expires_at >= $3 AND expires_at < $4 GROUP BY expires_at ORDER BY expires_at")
-        .bind(tenant.0).bind(member).bind(Ts(from)).bind(Ts(until)).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(Ts(from)).bind(Ts(until)).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 
@@ -499,11 +501,11 @@ pub async fn members_with_expired_lots(
     tenant: TenantId,
     now: OffsetDateTime,
     limit: i64,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<MemberId>> {
     let rows: Vec<Uuid> = on_backend!(s, c => sqlx::query_scalar(
         "SELECT DISTINCT member_id FROM points_lots WHERE tenant_id = $1 AND expires_at <= $2 AND remaining > 0 LIMIT $3")
         .bind(tenant.0).bind(Ts(now)).bind(limit).fetch_all(&mut *c).await)?;
-    Ok(rows)
+    Ok(rows.into_iter().map(MemberId).collect())
 }
 
 // ---- verification ----
@@ -511,7 +513,7 @@ pub async fn members_with_expired_lots(
 /// A member whose stored balance differs from the sum of their entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Discrepancy {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub account: &'static str,
     pub stored: i64,
     pub from_entries: i64,
@@ -521,26 +523,26 @@ pub struct Discrepancy {
 pub async fn balance_members(
     s: &mut Session,
     tenant: TenantId,
-    after: Option<Uuid>,
+    after: Option<MemberId>,
     limit: i64,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<MemberId>> {
     let rows: Vec<Uuid> = on_backend!(s, c => {
         let mut query = QueryBuilder::new("SELECT member_id FROM points_balances WHERE tenant_id = ");
         query.push_bind(tenant.0);
         if let Some(after) = after {
-            query.push(" AND member_id > ").push_bind(after);
+            query.push(" AND member_id > ").push_bind(after.0);
         }
         query.push(" ORDER BY member_id LIMIT ").push_bind(limit);
         query.build_query_scalar().fetch_all(&mut *c).await
     })?;
-    Ok(rows)
+    Ok(rows.into_iter().map(MemberId).collect())
 }
 
 /// Checks one member: stored available and pending equal the sums of their entries.
 pub async fn verify_member(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<Vec<Discrepancy>> {
     let stored = balance(s, tenant, member).await?;
     let mut found = Vec::new();
@@ -552,7 +554,7 @@ pub async fn verify_member(
             "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = $3 THEN amount ELSE 0 END), 0) - \
              COALESCE(SUM(CASE WHEN debit_account = $3 THEN amount ELSE 0 END), 0) AS BIGINT) \
              FROM points_entries WHERE tenant_id = $1 AND member_id = $2")
-            .bind(tenant.0).bind(member).bind(account).fetch_one(&mut *c).await)?;
+            .bind(tenant.0).bind(member.0).bind(account).fetch_one(&mut *c).await)?;
         if sum != stored_value {
             found.push(Discrepancy {
                 member_id: member,
@@ -568,7 +570,7 @@ pub async fn verify_member(
         "SELECT CAST(COALESCE(SUM(CASE WHEN pending = FALSE THEN remaining ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN pending = TRUE THEN remaining ELSE 0 END), 0) AS BIGINT) \
          FROM points_lots WHERE tenant_id = $1 AND member_id = $2")
-        .bind(tenant.0).bind(member).fetch_one(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_one(&mut *c).await)?;
     if released != stored.available.max(0) {
         found.push(Discrepancy {
             member_id: member,
@@ -640,15 +642,15 @@ pub async fn put_policy(
 pub async fn move_lots(
     s: &mut Session,
     tenant: TenantId,
-    from: Uuid,
-    to: Uuid,
+    from: MemberId,
+    to: MemberId,
     ids: &[Uuid],
 ) -> StoreResult<u64> {
     let mut moved = 0;
     for id in ids {
         moved += on_backend!(s, c => sqlx::query(
             "UPDATE points_lots SET member_id = $3 WHERE tenant_id = $1 AND member_id = $2 AND id = $4")
-            .bind(tenant.0).bind(from).bind(to).bind(*id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            .bind(tenant.0).bind(from.0).bind(to.0).bind(*id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     }
     Ok(moved)
 }

@@ -18,6 +18,7 @@
 //! - [`order_intake`]: a member's order inserted and its balance locked in one round trip.
 //! - [`deferred`], [`write_group`]: writes nobody reads the outcome of, queued and sent in one
 //!   round trip; SQLite changes grouped under one commit.
+//! - [`ids`]: typed ids bound and read as bare UUIDs.
 //! - [`scope_sql`]: compiles the domain's data-scope predicate into SQL, so list queries and
 //!   single-record checks apply the same rule.
 //!
@@ -34,6 +35,7 @@ pub mod earning_rules;
 mod error;
 pub mod event_rewards;
 pub mod idempotency;
+pub mod ids;
 pub mod ledger;
 pub mod mall;
 pub mod members;

@@ -14,7 +14,7 @@ use crate::deferred::{postgres_query, sqlite_query};
 use crate::error::StoreResult;
 use crate::ledger::lock_active_balance_sql;
 use crate::orders::{StoredOrder, insert_order_sql, order_values};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -73,7 +73,7 @@ pub async fn insert_order_locking(
     s: &mut Session,
     tenant: TenantId,
     order: &StoredOrder,
-    member: Uuid,
+    member: MemberId,
     now: OffsetDateTime,
     counters: &[RuleWindow],
 ) -> StoreResult<Intake> {

@@ -6,10 +6,11 @@
 use crate::backend::Session;
 use crate::deferred::{Change, Value, Write, execute_now};
 use crate::error::StoreResult;
+use crate::ids::NullableId;
 use crate::on_backend;
 use crate::timestamp::Ts;
 use huiyuan_domain::earning::Accrual;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -20,7 +21,8 @@ use uuid::Uuid;
 pub struct StoredOrder {
     pub id: Uuid,
     /// `None` for an anonymous order not yet claimed.
-    pub member_id: Option<Uuid>,
+    #[sqlx(try_from = "NullableId")]
+    pub member_id: Option<MemberId>,
     pub channel_id: Uuid,
     pub external_id: String,
     pub store_id: Option<Uuid>,
@@ -326,12 +328,12 @@ pub async fn claim_order(
     s: &mut Session,
     tenant: TenantId,
     order: Uuid,
-    member: Uuid,
+    member: MemberId,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE orders SET member_id = $3, claimed_at = $4, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND member_id IS NULL")
-        .bind(tenant.0).bind(order).bind(member).bind(Ts(now))
+        .bind(tenant.0).bind(order).bind(member.0).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -426,7 +428,7 @@ pub async fn order_refunds(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleAccrual {
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub rule_id: Uuid,
     pub order_id: Uuid,
     pub points: i64,
@@ -476,7 +478,7 @@ pub fn defer_rule_accruals(s: &mut Session, tenant: TenantId, rows: &[RuleAccrua
 pub async fn rule_earned(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     rule: Uuid,
     window: Option<(OffsetDateTime, OffsetDateTime)>,
 ) -> StoreResult<i64> {
@@ -484,11 +486,11 @@ pub async fn rule_earned(
         Some((start, end)) => on_backend!(s, c => sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM rule_accruals WHERE tenant_id = $1 AND member_id = $2 \
              AND rule_id = $3 AND occurred_at >= $4 AND occurred_at < $5")
-            .bind(tenant.0).bind(member).bind(rule).bind(Ts(start)).bind(Ts(end)).fetch_one(&mut *c).await)?,
+            .bind(tenant.0).bind(member.0).bind(rule).bind(Ts(start)).bind(Ts(end)).fetch_one(&mut *c).await)?,
         None => on_backend!(s, c => sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM rule_accruals WHERE tenant_id = $1 AND member_id = $2 \
              AND rule_id = $3")
-            .bind(tenant.0).bind(member).bind(rule).fetch_one(&mut *c).await)?,
+            .bind(tenant.0).bind(member.0).bind(rule).fetch_one(&mut *c).await)?,
     };
     Ok(sum)
 }
@@ -504,7 +506,7 @@ pub const ORDER_COLUMNS: crate::scope_sql::ScopeColumns = crate::scope_sql::Scop
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderFilter {
     pub store_id: Option<Uuid>,
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     pub from: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
 }
@@ -524,7 +526,7 @@ pub async fn list_orders(
             query.push(" AND store_id = ").push_bind(store);
         }
         if let Some(member) = filter.member_id {
-            query.push(" AND member_id = ").push_bind(member);
+            query.push(" AND member_id = ").push_bind(member.0);
         }
         if let Some(from) = filter.from {
             query.push(" AND occurred_at >= ").push_bind(Ts(from));

@@ -11,7 +11,7 @@ use crate::backend::Session;
 use crate::error::StoreResult;
 use crate::members::StoredMember;
 use crate::on_backend;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -24,7 +24,7 @@ pub const MAX_BATCH: i64 = 10_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RowKey {
     pub tenant_id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub id: Uuid,
 }
 
@@ -32,7 +32,8 @@ pub struct RowKey {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct SealedMember {
     pub tenant_id: Uuid,
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: MemberId,
     pub name_enc: Option<String>,
     pub address_enc: Option<String>,
     pub id_card_enc: Option<String>,
@@ -43,7 +44,7 @@ impl SealedMember {
         RowKey {
             tenant_id: self.tenant_id,
             member_id: self.id,
-            id: self.id,
+            id: self.id.0,
         }
     }
 
@@ -63,7 +64,8 @@ impl SealedMember {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct SealedIdentifier {
     pub tenant_id: Uuid,
-    pub member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub member_id: MemberId,
     pub id: Uuid,
     pub value_enc: String,
 }
@@ -133,7 +135,7 @@ pub async fn sealed_identifiers(
             "SELECT tenant_id, member_id, id, value_enc FROM member_identifiers");
         if let Some(after) = after {
             query.push(" WHERE (tenant_id, member_id, id) > (").push_bind(after.tenant_id).push(", ")
-                .push_bind(after.member_id).push(", ").push_bind(after.id).push(")");
+                .push_bind(after.member_id.0).push(", ").push_bind(after.id).push(")");
         }
         query.push(" ORDER BY tenant_id, member_id, id LIMIT ").push_bind(batch_limit(limit));
         query.build_query_as().fetch_all(&mut *c).await
@@ -146,7 +148,7 @@ pub async fn sealed_identifiers(
 pub async fn reseal_member_value(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     column: MemberSealedColumn,
     old: &str,
     new: &str,
@@ -155,7 +157,7 @@ pub async fn reseal_member_value(
         let mut query = QueryBuilder::new("UPDATE members SET ");
         query.push(column.as_str()).push(" = ").push_bind(new.to_owned())
             .push(" WHERE tenant_id = ").push_bind(tenant.0)
-            .push(" AND id = ").push_bind(member)
+            .push(" AND id = ").push_bind(member.0)
             .push(" AND ").push(column.as_str()).push(" = ").push_bind(old.to_owned());
         query.build().execute(&mut *c).await.map(|r| r.rows_affected())
     })?;
@@ -167,7 +169,7 @@ pub async fn reseal_member_value(
 pub async fn reseal_identifier_value(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     id: Uuid,
     old: &str,
     new: &str,
@@ -175,7 +177,7 @@ pub async fn reseal_identifier_value(
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE member_identifiers SET value_enc = $5 \
          WHERE tenant_id = $1 AND member_id = $2 AND id = $3 AND value_enc = $4")
-        .bind(tenant.0).bind(member).bind(id).bind(old).bind(new)
+        .bind(tenant.0).bind(member.0).bind(id).bind(old).bind(new)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -184,7 +186,7 @@ pub async fn reseal_identifier_value(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MergeSnapshot {
     pub tenant_id: Uuid,
-    pub survivor_id: Uuid,
+    pub survivor_id: MemberId,
     pub id: Uuid,
     pub survivor_before: StoredMember,
 }
@@ -202,7 +204,8 @@ impl MergeSnapshot {
 #[derive(sqlx::FromRow)]
 struct SnapshotRow {
     tenant_id: Uuid,
-    survivor_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    survivor_id: MemberId,
     id: Uuid,
     survivor_before: Json<StoredMember>,
 }
@@ -219,7 +222,7 @@ pub async fn merge_snapshots(
             "SELECT tenant_id, survivor_id, id, survivor_before FROM member_merges");
         if let Some(after) = after {
             query.push(" WHERE (tenant_id, survivor_id, id) > (").push_bind(after.tenant_id).push(", ")
-                .push_bind(after.member_id).push(", ").push_bind(after.id).push(")");
+                .push_bind(after.member_id.0).push(", ").push_bind(after.id).push(")");
         }
         query.push(" ORDER BY tenant_id, survivor_id, id LIMIT ").push_bind(batch_limit(limit));
         query.build_query_as().fetch_all(&mut *c).await
@@ -241,13 +244,13 @@ pub async fn merge_snapshots(
 pub async fn replace_merge_snapshot(
     s: &mut Session,
     tenant: TenantId,
-    survivor: Uuid,
+    survivor: MemberId,
     id: Uuid,
     survivor_before: &StoredMember,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE member_merges SET survivor_before = $4 WHERE tenant_id = $1 AND survivor_id = $2 AND id = $3")
-        .bind(tenant.0).bind(survivor).bind(id).bind(Json(survivor_before))
+        .bind(tenant.0).bind(survivor.0).bind(id).bind(Json(survivor_before))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }

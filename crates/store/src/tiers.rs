@@ -11,7 +11,7 @@ use crate::error::StoreResult;
 use crate::on_backend;
 use crate::scope_sql::push_page;
 use crate::timestamp::Ts;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
 use huiyuan_domain::tiers::{ChangeReason, Override, TierChange, TierLadder, TierState};
 use sqlx::QueryBuilder;
@@ -64,7 +64,7 @@ pub async fn put_ladder(
 /// A member's stored tier state and the version guarding its next update.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredTier {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub state: TierState,
     pub version: i64,
     pub updated_at: OffsetDateTime,
@@ -72,7 +72,8 @@ pub struct StoredTier {
 
 #[derive(sqlx::FromRow)]
 struct TierRow {
-    member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    member_id: MemberId,
     level_code: String,
     since: OffsetDateTime,
     next_evaluation_at: Option<OffsetDateTime>,
@@ -125,12 +126,12 @@ const TIER_COLUMNS: &str = "member_id, level_code, since, next_evaluation_at, ov
 pub async fn state(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<Option<StoredTier>> {
     let sql =
         format!("SELECT {TIER_COLUMNS} FROM member_tiers WHERE tenant_id = $1 AND member_id = $2");
     let row: Option<TierRow> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(tenant.0).bind(member).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_optional(&mut *c).await)?;
     Ok(row.map(StoredTier::from))
 }
 
@@ -139,7 +140,7 @@ pub async fn state(
 pub async fn insert_state(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     state: &TierState,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
@@ -148,7 +149,7 @@ pub async fn insert_state(
         "INSERT INTO member_tiers (tenant_id, member_id, level_code, since, next_evaluation_at, override_level_code, \
          override_expires_at, override_reason, version, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9) \
          ON CONFLICT DO NOTHING")
-        .bind(tenant.0).bind(member).bind(&state.level_code).bind(Ts(state.since))
+        .bind(tenant.0).bind(member.0).bind(&state.level_code).bind(Ts(state.since))
         .bind(state.next_evaluation_at.map(Ts)).bind(manual.map(|o| o.level_code.as_str()))
         .bind(manual.map(|o| Ts(o.expires_at))).bind(manual.map(|o| o.reason.as_str())).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
@@ -160,7 +161,7 @@ pub async fn insert_state(
 pub async fn update_state(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     expected_version: i64,
     state: &TierState,
     now: OffsetDateTime,
@@ -170,7 +171,7 @@ pub async fn update_state(
         "UPDATE member_tiers SET level_code = $4, since = $5, next_evaluation_at = $6, override_level_code = $7, \
          override_expires_at = $8, override_reason = $9, version = version + 1, updated_at = $10 \
          WHERE tenant_id = $1 AND member_id = $2 AND version = $3")
-        .bind(tenant.0).bind(member).bind(expected_version).bind(&state.level_code).bind(Ts(state.since))
+        .bind(tenant.0).bind(member.0).bind(expected_version).bind(&state.level_code).bind(Ts(state.since))
         .bind(state.next_evaluation_at.map(Ts)).bind(manual.map(|o| o.level_code.as_str()))
         .bind(manual.map(|o| Ts(o.expires_at))).bind(manual.map(|o| o.reason.as_str())).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
@@ -184,7 +185,7 @@ pub async fn due_members(
     tenant: TenantId,
     now: OffsetDateTime,
     limit: i64,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<MemberId>> {
     let mut due: Vec<Uuid> = on_backend!(s, c => sqlx::query_scalar(
         "SELECT member_id FROM member_tiers WHERE tenant_id = $1 AND next_evaluation_at <= $2 \
          ORDER BY next_evaluation_at, member_id LIMIT $3")
@@ -199,7 +200,7 @@ pub async fn due_members(
         }
     }
     due.truncate(usize::try_from(limit.max(0)).unwrap_or(0));
-    Ok(due)
+    Ok(due.into_iter().map(MemberId).collect())
 }
 
 // ---- history ----
@@ -208,7 +209,7 @@ pub async fn due_members(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredChange {
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub change: TierChange,
     pub created_at: OffsetDateTime,
 }
@@ -216,7 +217,8 @@ pub struct StoredChange {
 #[derive(sqlx::FromRow)]
 struct ChangeRow {
     id: Uuid,
-    member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    member_id: MemberId,
     from_level: String,
     to_level: String,
     reason: String,
@@ -263,7 +265,7 @@ const CHANGE_COLUMNS: &str = "id, member_id, from_level, to_level, reason, quali
 pub async fn insert_change(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     id: Uuid,
     change: &TierChange,
     now: OffsetDateTime,
@@ -273,7 +275,7 @@ pub async fn insert_change(
         "INSERT INTO tier_changes (tenant_id, member_id, id, from_level, to_level, reason, qualifying_total, \
          next_evaluation_at, override_level_code, override_expires_at, override_reason, at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
-        .bind(tenant.0).bind(member).bind(id).bind(&change.from).bind(&change.to).bind(change.reason.as_str())
+        .bind(tenant.0).bind(member.0).bind(id).bind(&change.from).bind(&change.to).bind(change.reason.as_str())
         .bind(change.qualifying_total).bind(change.next_evaluation_at.map(Ts))
         .bind(manual.map(|o| o.level_code.as_str())).bind(manual.map(|o| Ts(o.expires_at)))
         .bind(manual.map(|o| o.reason.as_str())).bind(Ts(change.at)).bind(Ts(now))
@@ -285,12 +287,12 @@ pub async fn insert_change(
 pub async fn list_changes(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     page: PageRequest,
 ) -> StoreResult<Page<StoredChange>> {
     let rows: Vec<ChangeRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(format!("SELECT {CHANGE_COLUMNS} FROM tier_changes WHERE tenant_id = "));
-        query.push_bind(tenant.0).push(" AND member_id = ").push_bind(member);
+        query.push_bind(tenant.0).push(" AND member_id = ").push_bind(member.0);
         push_page(&mut query, page);
         query.build_query_as().fetch_all(&mut *c).await
     })?;
@@ -305,14 +307,14 @@ pub async fn list_changes(
 pub async fn recent_changes(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     limit: i64,
 ) -> StoreResult<Vec<StoredChange>> {
     let sql = format!(
         "SELECT {CHANGE_COLUMNS} FROM tier_changes WHERE tenant_id = $1 AND member_id = $2 ORDER BY id DESC LIMIT $3"
     );
     let rows: Vec<ChangeRow> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(tenant.0).bind(member).bind(limit).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(limit).fetch_all(&mut *c).await)?;
     rows.into_iter().map(StoredChange::try_from).collect()
 }
 
@@ -324,8 +326,8 @@ pub async fn recent_changes(
 pub async fn alias_family(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
-) -> StoreResult<Vec<Uuid>> {
+    member: MemberId,
+) -> StoreResult<Vec<MemberId>> {
     let mut family = vec![member];
     let mut generation = vec![member];
     // Bounded: each round follows one link of a chain, and chains are short.
@@ -335,7 +337,7 @@ pub async fn alias_family(
             query.push_bind(tenant.0).push(" AND merged_into IN (");
             let mut ids = query.separated(", ");
             for id in &generation {
-                ids.push_bind(*id);
+                ids.push_bind(id.0);
             }
             query.push(") AND status = 'merged'");
             query.build_query_scalar().fetch_all(&mut *c).await
@@ -343,6 +345,7 @@ pub async fn alias_family(
         if next.is_empty() {
             break;
         }
+        let next: Vec<MemberId> = next.into_iter().map(MemberId).collect();
         family.extend(&next);
         generation = next;
     }
@@ -358,7 +361,7 @@ const MAX_ALIAS_DEPTH: usize = 16;
 pub async fn tier_points_between(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> StoreResult<i64> {
@@ -375,7 +378,7 @@ pub async fn tier_points_between(
         query.push(" AND member_id IN (");
         let mut ids = query.separated(", ");
         for id in &family {
-            ids.push_bind(*id);
+            ids.push_bind(id.0);
         }
         query.push(") AND created_at >= ").push_bind(Ts(from)).push(" AND created_at < ").push_bind(Ts(until));
         query.build_query_scalar().fetch_one(&mut *c).await
@@ -389,7 +392,7 @@ pub async fn tier_points_between(
 pub async fn spend_fen_between(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> StoreResult<i64> {
@@ -397,6 +400,6 @@ pub async fn spend_fen_between(
         "SELECT CAST(COALESCE(SUM(CASE WHEN total_fen - paid_by_points_fen - paid_by_coupons_fen - refunded_fen > 0 \
          THEN total_fen - paid_by_points_fen - paid_by_coupons_fen - refunded_fen ELSE 0 END), 0) AS BIGINT) \
          FROM orders WHERE tenant_id = $1 AND member_id = $2 AND occurred_at >= $3 AND occurred_at < $4")
-        .bind(tenant.0).bind(member).bind(Ts(from)).bind(Ts(until)).fetch_one(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(Ts(from)).bind(Ts(until)).fetch_one(&mut *c).await)?;
     Ok(total)
 }

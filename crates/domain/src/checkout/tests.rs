@@ -6,6 +6,7 @@ use crate::coupons::{
     Applicability, AutoIssue, Benefit, CartContext, CartLine, CostBearer, CouponState,
     CouponTemplate, Stacking, TemplateInput, TemplateStatus, Validity,
 };
+use crate::ids::MemberId;
 use proptest::prelude::*;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -44,7 +45,7 @@ fn template(benefit: Benefit) -> CouponTemplate {
 fn offer(template: &CouponTemplate, state: CouponState) -> CouponOffer<'_> {
     CouponOffer {
         coupon_id: Uuid::now_v7(),
-        member_id: Uuid::nil(),
+        member_id: MemberId(Uuid::nil()),
         state,
         starts_at: now() - time::Duration::days(1),
         expires_at: now() + time::Duration::days(1),
@@ -71,7 +72,7 @@ fn cart(amounts: &[i64], shipping_fen: i64) -> Cart {
             store_id: None,
             channel_id: None,
             tier_code: None,
-            member_id: Some(Uuid::nil()),
+            member_id: Some(MemberId(Uuid::nil())),
             at: now(),
         },
     }

@@ -14,7 +14,7 @@ use super::calendar::local_date;
 use super::state::CouponState;
 use super::template::{Benefit, BenefitKind, CouponTemplate};
 use crate::earning::allocate_largest_remainder;
-use crate::ids::{ChannelId, FormatId, StoreId};
+use crate::ids::{ChannelId, FormatId, MemberId, StoreId};
 use crate::org::wire_enum;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
@@ -53,7 +53,7 @@ pub struct CartContext {
     /// The member's tier level code now, when known.
     pub tier_code: Option<String>,
     /// The member buying, when known: a coupon held by someone else does not apply.
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     pub at: OffsetDateTime,
 }
 
@@ -69,7 +69,7 @@ pub struct Cart {
 #[derive(Clone, Copy, Debug)]
 pub struct CouponOffer<'a> {
     pub coupon_id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub state: CouponState,
     pub starts_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,

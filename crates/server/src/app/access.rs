@@ -5,9 +5,9 @@
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::identity::view::{placement, resolve};
 use huiyuan_domain::auth::{Access, Denied, Placement, Principal, RecordClass};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_store::Session;
 use huiyuan_store::members::{self, merges};
-use uuid::Uuid;
 
 /// How often a change re-reads a member that a concurrent merge moved before giving up.
 const MERGE_RETRIES: usize = 4;
@@ -40,9 +40,9 @@ pub fn writable(caller: &Principal, class: RecordClass, placement: &Placement) -
 pub async fn visible_member(
     session: &mut Session,
     caller: &Principal,
-    id: Uuid,
+    id: MemberId,
     access: Access,
-) -> ApiResult<(members::StoredMember, Option<Uuid>)> {
+) -> ApiResult<(members::StoredMember, Option<MemberId>)> {
     let found = resolve(session, caller.tenant_id, id).await?;
     let (row, resolved_from) = visible(
         caller,
@@ -66,8 +66,8 @@ pub async fn visible_member(
 pub async fn locked_member(
     session: &mut Session,
     caller: &Principal,
-    id: Uuid,
-) -> ApiResult<(members::StoredMember, Option<Uuid>)> {
+    id: MemberId,
+) -> ApiResult<(members::StoredMember, Option<MemberId>)> {
     let (mut row, _) = visible_member(session, caller, id, Access::Write).await?;
     for _ in 0..MERGE_RETRIES {
         merges::lock_members(session, caller.tenant_id, &[row.id]).await?;

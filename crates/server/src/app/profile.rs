@@ -3,11 +3,10 @@
 //! `GET /members/{id}` shows its summary under `summaries.<name>` without the identity code
 //! knowing about it. A leaf: the capabilities import this, it imports none of them.
 
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_store::{Session, StoreResult};
 use std::future::Future;
 use std::pin::Pin;
-use uuid::Uuid;
 
 pub type SectionFuture<'a> =
     Pin<Box<dyn Future<Output = StoreResult<Option<serde_json::Value>>> + Send + 'a>>;
@@ -15,5 +14,5 @@ pub type SectionFuture<'a> =
 /// One summary shown on the member profile.
 pub struct ProfileSection {
     pub name: &'static str,
-    pub load: for<'a> fn(&'a mut Session, TenantId, Uuid) -> SectionFuture<'a>,
+    pub load: for<'a> fn(&'a mut Session, TenantId, MemberId) -> SectionFuture<'a>,
 }

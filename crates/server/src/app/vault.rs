@@ -11,7 +11,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -262,8 +262,13 @@ impl Vault {
     }
 
     /// A member code valid until `expires_unix`: `M1` + base64url(member id ‖ expiry ‖ tag).
-    pub fn sign_member_code(&self, tenant: TenantId, member: Uuid, expires_unix: u32) -> String {
-        let mut payload = member.as_bytes().to_vec();
+    pub fn sign_member_code(
+        &self,
+        tenant: TenantId,
+        member: MemberId,
+        expires_unix: u32,
+    ) -> String {
+        let mut payload = member.0.as_bytes().to_vec();
         payload.extend_from_slice(&expires_unix.to_be_bytes());
         let tag = self.code_tag(tenant, &payload);
         payload.extend_from_slice(&tag);
@@ -276,7 +281,7 @@ impl Vault {
         tenant: TenantId,
         code: &str,
         now_unix: i64,
-    ) -> Result<Uuid, VaultError> {
+    ) -> Result<MemberId, VaultError> {
         let encoded = code
             .trim()
             .strip_prefix(CODE_PREFIX)
@@ -296,7 +301,9 @@ impl Vault {
         if i64::from(expires) <= now_unix {
             return Err(VaultError::Expired);
         }
-        Uuid::from_slice(&payload[..16]).map_err(|_| VaultError::Malformed)
+        Uuid::from_slice(&payload[..16])
+            .map(MemberId)
+            .map_err(|_| VaultError::Malformed)
     }
 
     /// The QR payload of a coupon code: `C1.<code>.<tag>`, the tag an HMAC of the tenant and the
@@ -408,7 +415,7 @@ mod tests {
     #[test]
     fn member_codes_expire_and_resist_forgery() {
         let vault = Vault::ephemeral();
-        let (tenant, member) = (TenantId::new(), Uuid::now_v7());
+        let (tenant, member) = (TenantId::new(), MemberId::new());
         let code = vault.sign_member_code(tenant, member, 1_000);
         assert_eq!(vault.verify_member_code(tenant, &code, 999), Ok(member));
         assert_eq!(

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission, RecordClass};
 use huiyuan_domain::coupons::CouponTemplate;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::Page;
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::coupons::redemptions as journal;
@@ -227,7 +227,7 @@ pub struct MemberCouponsQuery {
 async fn member_coupons(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     ApiQuery(query): ApiQuery<MemberCouponsQuery>,
 ) -> ApiResult<Json<PageBody<CouponView>>> {
     caller.require(Permission::CouponsRead)?;

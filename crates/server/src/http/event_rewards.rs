@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, DataScope, Permission};
 use huiyuan_domain::identity::MemberStatus;
-use huiyuan_domain::ids::StoreId;
+use huiyuan_domain::ids::{MemberId, StoreId};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::utc_now;
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,7 @@ const MAX_AGE: Duration = Duration::days(60);
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEvent {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// `sign_in`, `check_in`, `share`, `review`, `profile_completed` or `custom`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -176,7 +176,7 @@ pub struct MemberEventView {
 async fn list_member_events(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
 ) -> ApiResult<Json<Vec<MemberEventView>>> {
     caller.require(Permission::MembersRead)?;
     let mut session = app.store.read().await?;

@@ -16,7 +16,7 @@ use axum::Json;
 use axum::extract::State;
 use huiyuan_domain::auth::{Access, Permission};
 use huiyuan_domain::identity::MemberStatus;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::utc_now;
@@ -25,7 +25,6 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 /// Longest code accepted; a genuine one is 42 characters.
 const CODE_MAX_LEN: usize = 64;
@@ -66,7 +65,7 @@ pub struct ResolveCode {
 async fn issue_code(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
 ) -> ApiResult<Json<MemberCode>> {
     caller.require(Permission::MembersRead)?;
     let mut session = app.store.read().await?;
@@ -122,7 +121,7 @@ async fn resolve_code(
 }
 
 /// The member a code names, or the field error saying why not.
-fn verify(vault: &Vault, tenant: TenantId, code: &str) -> ApiResult<Uuid> {
+fn verify(vault: &Vault, tenant: TenantId, code: &str) -> ApiResult<MemberId> {
     if code.len() > CODE_MAX_LEN {
         return Err(code_error(VaultError::Malformed));
     }

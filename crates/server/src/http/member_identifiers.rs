@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Actor, Permission};
 use huiyuan_domain::identity::{ConsentChannel, Identifier, IdentifierInput};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::members::{self, StoredConsent, StoredIdentifier};
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 422, description = "Invalid input or limit reached", body = crate::http::problem::Problem)), security(("bearer" = [])))]
 async fn bind_identifier(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<IdentifierInput>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
@@ -124,7 +125,7 @@ async fn bind_identifier(
     security(("bearer" = [])))]
 async fn unbind_identifier(
     State(app): State<AppState>,
-    ApiPath((id, identifier_id)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((id, identifier_id)): ApiPath<(MemberId, Uuid)>,
     command: Command<serde_json::Value>,
 ) -> ApiResult<Response> {
     let Command { caller, meta, .. } = command;
@@ -191,7 +192,7 @@ fn record(consent: StoredConsent) -> ApiResult<ConsentRecord> {
 async fn list_consents(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
 ) -> ApiResult<Json<Vec<ConsentRecord>>> {
     caller.require(Permission::MembersRead)?;
     let mut session = app.store.read().await?;
@@ -209,7 +210,7 @@ async fn list_consents(
     security(("bearer" = [])))]
 async fn record_consent(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<RecordConsent>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;

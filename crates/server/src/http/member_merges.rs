@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::validation::FieldError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct MergeMembers {
     /// The duplicate to merge into `{id}`; it becomes an alias of `{id}`.
-    pub source_member_id: Uuid,
+    pub source_member_id: MemberId,
 }
 
 /// What a merge did, and the surviving member as it is now.
@@ -39,7 +40,7 @@ pub struct MergeMembers {
 pub struct MergeResult {
     /// Names the merge for `POST /members/{id}/unmerge`.
     pub merge_id: Uuid,
-    pub source_member_id: Uuid,
+    pub source_member_id: MemberId,
     /// Rows moved to the survivor, per member-owned table.
     pub moved: BTreeMap<String, usize>,
     /// Rows left with the source because the survivor already holds their like, per table.
@@ -83,7 +84,7 @@ pub struct UnmergeResult {
     security(("bearer" = [])))]
 async fn merge_member(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<MergeMembers>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
@@ -139,7 +140,7 @@ async fn merge_member(
     security(("bearer" = [])))]
 async fn unmerge_member(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<UnmergeMembers>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
@@ -174,7 +175,7 @@ async fn current(
     m: &mut crate::app::mutation::Mutation,
     vault: &crate::app::vault::Vault,
     sections: &[crate::app::profile::ProfileSection],
-    id: Uuid,
+    id: MemberId,
     reveal: bool,
 ) -> ApiResult<MemberView> {
     let (row, _) = resolve(&mut m.session, m.tenant, id)

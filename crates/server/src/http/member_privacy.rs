@@ -11,12 +11,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::Permission;
+use huiyuan_domain::ids::MemberId;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = [])))]
 async fn export_member(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<serde_json::Value>,
 ) -> ApiResult<Response> {
     let Command { caller, meta, .. } = command;
@@ -86,7 +86,7 @@ pub struct EraseMember {
     security(("bearer" = [])))]
 async fn erase_member(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<EraseMember>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;

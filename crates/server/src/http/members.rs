@@ -20,7 +20,7 @@ use huiyuan_domain::auth::{Access, Permission, RecordClass};
 use huiyuan_domain::identity::{
     Identifier, IdentifierInput, IdentifierKind, MemberNo, Profile, ProfileInput,
 };
-use huiyuan_domain::ids::{StaffId, StoreId};
+use huiyuan_domain::ids::{MemberId, StaffId, StoreId};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::{auth, members, org, utc_now};
 use serde::Deserialize;
@@ -28,7 +28,6 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -101,7 +100,7 @@ async fn register_member(
 async fn get_member(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
 ) -> ApiResult<Json<MemberView>> {
     caller.require(Permission::MembersRead)?;
     let mut session = app.store.read().await?;
@@ -267,7 +266,7 @@ pub struct UpdateMember {
         (status = 422, description = "Invalid input", body = crate::http::problem::Problem)), security(("bearer" = [])))]
 async fn update_member(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<UpdateMember>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;

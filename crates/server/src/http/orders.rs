@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission};
 use huiyuan_domain::earning::Evaluation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_store::utc_now;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -173,7 +174,7 @@ pub struct OrderSummary {
     pub id: Uuid,
     pub external_id: String,
     pub channel_id: Uuid,
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     pub store_id: Option<Uuid>,
     pub format_id: Uuid,
     #[serde(with = "time::serde::rfc3339")]
@@ -212,7 +213,7 @@ impl From<huiyuan_store::orders::StoredOrder> for OrderSummary {
 #[into_params(parameter_in = Query)]
 pub struct OrderQuery {
     pub store_id: Option<Uuid>,
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     /// Orders that occurred at or after this instant (RFC 3339).
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[param(value_type = Option<String>, format = DateTime)]

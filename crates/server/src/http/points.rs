@@ -14,6 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::auth::{Access, Permission};
 use huiyuan_domain::ledger::{Adjustment, Draw, LedgerAccount};
 use huiyuan_store::ledger::Entry;
@@ -43,7 +44,7 @@ pub struct Expiring {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PointsView {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub available: i64,
     /// Frozen for a return window; usable once released.
     pub pending: i64,
@@ -62,7 +63,7 @@ pub struct PointsView {
 async fn get_points(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
 ) -> ApiResult<Json<PointsView>> {
     caller.require(Permission::MembersRead)?;
     let mut session = app.store.read().await?;
@@ -138,7 +139,7 @@ impl From<Entry> for EntryView {
 async fn list_points_entries(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageBody<EntryView>>> {
     caller.require(Permission::MembersRead)?;
@@ -167,7 +168,7 @@ pub struct CreateAdjustment {
         (status = 422, description = "Invalid input", body = crate::http::problem::Problem)), security(("bearer" = [])))]
 async fn create_adjustment(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<CreateAdjustment>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;

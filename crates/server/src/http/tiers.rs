@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
+use huiyuan_domain::ids::MemberId;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -95,7 +95,7 @@ pub struct LevelRef {
 /// A member's tier.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberTierView {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// The level in force now: an active override's, else the computed one.
     pub level: LevelRef,
     /// The level the rules give, whatever an override says.
@@ -159,7 +159,7 @@ pub struct TierQuery {
 async fn get_member_tier(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     ApiQuery(query): ApiQuery<TierQuery>,
 ) -> ApiResult<Json<MemberTierView>> {
     caller.require(Permission::MembersRead)?;
@@ -190,7 +190,7 @@ pub struct SetOverride {
     security(("bearer" = [])))]
 async fn set_override(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<SetOverride>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
@@ -220,7 +220,7 @@ async fn set_override(
     security(("bearer" = [])))]
 async fn clear_override(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     command: Command<serde_json::Value>,
 ) -> ApiResult<Response> {
     let Command { caller, meta, .. } = command;
@@ -246,7 +246,7 @@ async fn clear_override(
 async fn list_history(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PageBody<ChangeView>>> {
     caller.require(Permission::MembersRead)?;

@@ -8,6 +8,7 @@
 use crate::fixtures;
 use crate::support::{TestApp, id};
 use huiyuan_domain::auth::Actor;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_server::app::ledger::{self, Posting};
 use huiyuan_server::app::mutation::Mutation;
 use serde_json::{Value, json};
@@ -388,7 +389,7 @@ async fn issue_validate_redeem_and_reverse(app: &TestApp) {
 
 /// Earns qualifying points through the ledger and lets the tier service react, in one
 /// transaction, as the orders module does.
-async fn earn(app: &TestApp, member: Uuid, points: i64) {
+async fn earn(app: &TestApp, member: MemberId, points: i64) {
     let mut m = Mutation::begin(&app.state.store, app.default_tenant.id, Actor::System, None)
         .await
         .unwrap();
@@ -459,7 +460,7 @@ async fn rules_issue_on_registration_tier_upgrade_and_birthday(app: &TestApp) {
     )
     .await
     .ok(200);
-    let member_id: Uuid = m.parse().unwrap();
+    let member_id: MemberId = m.parse().unwrap();
     earn(app, member_id, 2_000).await;
     assert_eq!(
         app.list_all(&format!("members/{m}/coupons"), &admin, 10)

@@ -554,7 +554,7 @@ async fn referrers_are_rewarded_once_for_a_first_paid_order(app: &TestApp) {
         .post("members", &admin, json!({ "identifiers": [{ "kind": "phone", "value": "13800138001" }], "referral_code": code }))
         .await
         .ok(201);
-    let referee_id: uuid::Uuid = id(&referee).parse().unwrap();
+    let referee_id: huiyuan_domain::ids::MemberId = id(&referee).parse().unwrap();
     for _ in 0..2 {
         let mut m = huiyuan_server::app::mutation::Mutation::begin(
             &app.state.store,
@@ -582,7 +582,7 @@ async fn referrers_are_rewarded_once_for_a_first_paid_order(app: &TestApp) {
     )
     .await
     .unwrap();
-    let referrer_id: uuid::Uuid = id(&referrer).parse().unwrap();
+    let referrer_id: huiyuan_domain::ids::MemberId = id(&referrer).parse().unwrap();
     huiyuan_server::app::event_rewards::on_first_paid_order(&mut m, referrer_id)
         .await
         .unwrap();

@@ -7,6 +7,7 @@
 
 use crate::support::TestApp;
 use huiyuan_domain::auth::Actor;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::ExpiryPolicy;
 use huiyuan_server::app::ledger::{self, Posting};
 use huiyuan_server::app::mutation::Mutation;
@@ -15,7 +16,6 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 on_both!(multi_thread: ledger_invariants_hold_over_random_operations);
 
@@ -89,7 +89,7 @@ async fn ledger_invariants_hold_over_random_operations(app: &TestApp) {
                 let body =
                     json!({ "identifiers": [{ "kind": "phone", "value": phone.to_string() }] });
                 let member = app.post("members", &admin, body).await.ok(201);
-                let member: Uuid = member["id"].as_str().unwrap().parse().unwrap();
+                let member: MemberId = member["id"].as_str().unwrap().parse().unwrap();
                 run_case(app, member, &case).await
             })
         })
@@ -99,7 +99,7 @@ async fn ledger_invariants_hold_over_random_operations(app: &TestApp) {
     }
 }
 
-async fn run_case(app: &TestApp, member: Uuid, case: &Case) -> Result<(), TestCaseError> {
+async fn run_case(app: &TestApp, member: MemberId, case: &Case) -> Result<(), TestCaseError> {
     let store = &app.state.store;
     let tenant = app.default_tenant.id;
     let start = OffsetDateTime::now_utc();

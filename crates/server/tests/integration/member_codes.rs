@@ -4,7 +4,7 @@
 
 use crate::fixtures::{format, staff_login, store};
 use crate::support::{TestApp, id};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_server::app::tenancy::{NewTenant, create_tenant};
 use huiyuan_server::app::vault::Vault;
 use huiyuan_store::members;
@@ -135,7 +135,7 @@ async fn a_code_resolves_to_its_member(app: &TestApp) {
 async fn bad_codes_are_refused_with_stable_codes(app: &TestApp) {
     let admin = app.admin_token().await;
     let member = register(app, &admin, "13912340002", "韩梅梅", None).await;
-    let member_id: Uuid = member.parse().unwrap();
+    let member_id: MemberId = member.parse().unwrap();
     let tenant = app.default_tenant.id;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let vault = &app.state.vault;
@@ -178,7 +178,7 @@ async fn bad_codes_are_refused_with_stable_codes(app: &TestApp) {
         .problem(422, "validation_failed");
 
     // A genuine code naming nobody this tenant has.
-    let nobody = vault.sign_member_code(tenant, Uuid::now_v7(), u32::try_from(now + 60).unwrap());
+    let nobody = vault.sign_member_code(tenant, MemberId::new(), u32::try_from(now + 60).unwrap());
     resolve(app, &admin, &nobody)
         .await
         .problem(404, "not_found");

@@ -261,7 +261,7 @@ async fn a_retry_of_the_same_order_answers_it_and_earns_once(app: &TestApp) {
     assert_eq!(available(app, &shop.admin, &m).await, (1888, 0));
     // A till that posted with the member's code retries after the code expired: the order,
     // not a refusal of the code; a new order with that code is refused.
-    let member_id: uuid::Uuid = id(&m).parse().unwrap();
+    let member_id: huiyuan_domain::ids::MemberId = id(&m).parse().unwrap();
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let code = |expires: i64| {
         let expires = u32::try_from(expires).unwrap();
@@ -536,7 +536,7 @@ async fn refunds_take_back_exactly_what_the_refunded_lines_earned(app: &TestApp)
     assert_eq!(audit["items"].as_array().unwrap().len(), 3);
     // The rule counters went back to zero with the points.
     let mut session = app.state.store.read().await.unwrap();
-    let member_id: uuid::Uuid = id(&m).parse().unwrap();
+    let member_id: huiyuan_domain::ids::MemberId = id(&m).parse().unwrap();
     for rule in &got["fired_rules"].as_array().unwrap().clone() {
         let rule_id: uuid::Uuid = rule["rule_id"].as_str().unwrap().parse().unwrap();
         let left = huiyuan_store::orders::rule_earned(

@@ -250,7 +250,7 @@ async fn the_balance_lock_refuses_a_member_no_longer_active(app: &TestApp) {
         member["id"]
             .as_str()
             .unwrap()
-            .parse::<uuid::Uuid>()
+            .parse::<huiyuan_domain::ids::MemberId>()
             .unwrap()
     };
     assert_eq!(
@@ -268,9 +268,14 @@ async fn the_balance_lock_refuses_a_member_no_longer_active(app: &TestApp) {
         "the survivor's row is created at zero"
     );
     assert_eq!(
-        huiyuan_store::ledger::lock_active_balance(&mut session, tenant, uuid::Uuid::now_v7(), now)
-            .await
-            .unwrap(),
+        huiyuan_store::ledger::lock_active_balance(
+            &mut session,
+            tenant,
+            huiyuan_domain::ids::MemberId::new(),
+            now
+        )
+        .await
+        .unwrap(),
         None
     );
     session.commit().await.unwrap();

@@ -122,7 +122,7 @@ async fn adjustments_post_entries_and_refuse_overdrafts(app: &TestApp) {
 
     // A balance written without an entry is caught.
     let mut session = app.state.store.write().await.unwrap();
-    let member_id: uuid::Uuid = id(&m).parse().unwrap();
+    let member_id: huiyuan_domain::ids::MemberId = id(&m).parse().unwrap();
     let change = huiyuan_store::ledger::BalanceChange {
         available: 5,
         ..Default::default()
@@ -381,7 +381,7 @@ async fn points_follow_merges_and_come_back_on_unmerge(app: &TestApp) {
     assert_eq!(kinds, ["adjust", "transfer_in"]);
     // … and the source's own journal kept its history and added the transfer out.
     let mut session = app.state.store.read().await.unwrap();
-    let source_id: uuid::Uuid = id(&source).parse().unwrap();
+    let source_id: huiyuan_domain::ids::MemberId = id(&source).parse().unwrap();
     let page = huiyuan_domain::paging::PageRequest::first(10);
     let own =
         huiyuan_store::ledger::list_entries(&mut session, app.default_tenant.id, source_id, page)

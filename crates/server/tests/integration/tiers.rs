@@ -7,6 +7,7 @@
 use crate::fixtures;
 use crate::support::{TestApp, id, send};
 use huiyuan_domain::auth::Actor;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::tiers::{ChangeReason, TierChange};
 use huiyuan_server::app::ledger::{self, Posting};
 use huiyuan_server::app::mutation::Mutation;
@@ -47,7 +48,7 @@ async fn put_ladder(app: &TestApp, token: &str, body: &Value) -> crate::support:
     send(app.request(Method::PUT, "tiers", token).json(body)).await
 }
 
-async fn member(app: &TestApp, token: &str, phone: &str) -> Uuid {
+async fn member(app: &TestApp, token: &str, phone: &str) -> MemberId {
     let body = json!({ "identifiers": [{ "kind": "phone", "value": phone }] });
     let created = app.post("members", token, body).await.ok(201);
     id(&created).parse().expect("a member id")
@@ -57,7 +58,7 @@ async fn member(app: &TestApp, token: &str, phone: &str) -> Uuid {
 /// service react, in one transaction — as the orders module does after an order.
 async fn earn_at(
     app: &TestApp,
-    member: Uuid,
+    member: MemberId,
     points: i64,
     at: OffsetDateTime,
 ) -> Option<TierChange> {
@@ -91,13 +92,13 @@ async fn earn_at(
     change
 }
 
-async fn tier(app: &TestApp, token: &str, member: Uuid) -> Value {
+async fn tier(app: &TestApp, token: &str, member: MemberId) -> Value {
     app.get(&format!("members/{member}/tier"), token)
         .await
         .ok(200)
 }
 
-async fn history(app: &TestApp, token: &str, member: Uuid) -> Vec<(String, String, String)> {
+async fn history(app: &TestApp, token: &str, member: MemberId) -> Vec<(String, String, String)> {
     app.list_all(&format!("members/{member}/tier/history"), token, 2)
         .await
         .iter()

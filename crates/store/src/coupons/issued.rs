@@ -8,7 +8,7 @@ use crate::scope_sql::{ScopeColumns, push_scope};
 use crate::timestamp::Ts;
 use huiyuan_domain::auth::ScopePredicate;
 use huiyuan_domain::coupons::CouponState;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
 use sqlx::QueryBuilder;
 use time::OffsetDateTime;
@@ -25,7 +25,8 @@ pub const COUPON_MEMBER_COLUMNS: ScopeColumns = ScopeColumns {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredCoupon {
     pub id: Uuid,
-    pub member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub member_id: MemberId,
     /// Canonical code (16 Crockford base32 characters).
     pub code: String,
     pub template_id: Uuid,
@@ -64,7 +65,7 @@ pub async fn insert_coupon(
         "INSERT INTO coupons (tenant_id, member_id, id, code, template_id, state, starts_at, expires_at, source, natural_key, \
          issuing_format_id, issued_by, redemption_id, used_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING")
-        .bind(tenant.0).bind(coupon.member_id).bind(coupon.id).bind(&coupon.code).bind(coupon.template_id)
+        .bind(tenant.0).bind(coupon.member_id.0).bind(coupon.id).bind(&coupon.code).bind(coupon.template_id)
         .bind(&coupon.state).bind(Ts(coupon.starts_at)).bind(Ts(coupon.expires_at)).bind(&coupon.source)
         .bind(&coupon.natural_key).bind(coupon.issuing_format_id).bind(coupon.issued_by).bind(coupon.redemption_id)
         .bind(coupon.used_at.map(Ts)).bind(Ts(coupon.created_at)).bind(Ts(coupon.updated_at))
@@ -198,14 +199,14 @@ fn push_filter<DB: sqlx::Database>(
 pub async fn member_coupons(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     filter: CouponFilter,
     now: OffsetDateTime,
     page: PageRequest,
 ) -> StoreResult<Page<StoredCoupon>> {
     let rows: Vec<StoredCoupon> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(format!("SELECT {COUPON_COLUMNS} FROM coupons c WHERE c.tenant_id = "));
-        query.push_bind(tenant.0).push(" AND c.member_id = ").push_bind(member);
+        query.push_bind(tenant.0).push(" AND c.member_id = ").push_bind(member.0);
         push_filter(&mut query, filter, now);
         if let Some(after) = page.after {
             query.push(" AND c.id > ").push_bind(after);
@@ -255,7 +256,7 @@ pub struct CouponSummary {
 pub async fn member_summary(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     now: OffsetDateTime,
 ) -> StoreResult<CouponSummary> {
     let (available, used, expired): (i64, i64, i64) = on_backend!(s, c => sqlx::query_as(
@@ -263,11 +264,11 @@ pub async fn member_summary(
          CAST(COALESCE(SUM(CASE WHEN state = 'used' THEN 1 ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN state = 'available' AND expires_at <= $3 THEN 1 ELSE 0 END), 0) AS BIGINT) \
          FROM coupons WHERE tenant_id = $1 AND member_id = $2")
-        .bind(tenant.0).bind(member).bind(Ts(now)).fetch_one(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(Ts(now)).fetch_one(&mut *c).await)?;
     let next_expiring: Option<(Uuid, OffsetDateTime)> = on_backend!(s, c => sqlx::query_as(
         "SELECT id, expires_at FROM coupons WHERE tenant_id = $1 AND member_id = $2 AND state = 'available' \
          AND expires_at > $3 ORDER BY expires_at, id LIMIT 1")
-        .bind(tenant.0).bind(member).bind(Ts(now)).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(Ts(now)).fetch_optional(&mut *c).await)?;
     Ok(CouponSummary {
         available,
         used,
@@ -284,9 +285,9 @@ pub async fn birthday_members_without(
     template: Uuid,
     month_days: &[String],
     since: OffsetDateTime,
-    after: Option<Uuid>,
+    after: Option<MemberId>,
     limit: i64,
-) -> StoreResult<Vec<Uuid>> {
+) -> StoreResult<Vec<MemberId>> {
     let rows: Vec<Uuid> = on_backend!(s, c => {
         let mut query = QueryBuilder::new("SELECT m.id FROM members m WHERE m.tenant_id = ");
         query.push_bind(tenant.0);
@@ -299,10 +300,10 @@ pub async fn birthday_members_without(
                     AND c.template_id = ").push_bind(template);
         query.push(" AND c.source = 'birthday' AND c.created_at >= ").push_bind(Ts(since)).push(")");
         if let Some(after) = after {
-            query.push(" AND m.id > ").push_bind(after);
+            query.push(" AND m.id > ").push_bind(after.0);
         }
         query.push(" ORDER BY m.id LIMIT ").push_bind(limit);
         query.build_query_scalar().fetch_all(&mut *c).await
     })?;
-    Ok(rows)
+    Ok(rows.into_iter().map(MemberId).collect())
 }

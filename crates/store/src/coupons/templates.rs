@@ -7,7 +7,7 @@ use crate::scope_sql::{ScopeColumns, push_page, push_scope};
 use crate::timestamp::Ts;
 use huiyuan_domain::auth::ScopePredicate;
 use huiyuan_domain::coupons::{CouponTemplate, TemplateInput, TemplateStatus};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
@@ -197,14 +197,14 @@ pub async fn take_member_quota(
     s: &mut Session,
     tenant: TenantId,
     template: Uuid,
-    member: Uuid,
+    member: MemberId,
     quota: i64,
 ) -> StoreResult<bool> {
     let counted = on_backend!(s, c => sqlx::query(
         "INSERT INTO coupon_member_quotas (tenant_id, template_id, member_id, issued) VALUES ($1, $2, $3, 1) \
          ON CONFLICT (tenant_id, template_id, member_id) DO UPDATE SET issued = coupon_member_quotas.issued + 1 \
          WHERE coupon_member_quotas.issued < $4")
-        .bind(tenant.0).bind(template).bind(member).bind(quota)
+        .bind(tenant.0).bind(template).bind(member.0).bind(quota)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(counted == 1)
 }
@@ -215,7 +215,7 @@ pub async fn give_back_quota(
     s: &mut Session,
     tenant: TenantId,
     template: Uuid,
-    member: Option<Uuid>,
+    member: Option<MemberId>,
 ) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "UPDATE coupon_templates SET issued_count = issued_count - 1 WHERE tenant_id = $1 AND id = $2 AND issued_count > 0")
@@ -224,7 +224,7 @@ pub async fn give_back_quota(
         on_backend!(s, c => sqlx::query(
             "UPDATE coupon_member_quotas SET issued = issued - 1 WHERE tenant_id = $1 AND template_id = $2 \
              AND member_id = $3 AND issued > 0")
-            .bind(tenant.0).bind(template).bind(member).execute(&mut *c).await.map(|_| ()))?;
+            .bind(tenant.0).bind(template).bind(member.0).execute(&mut *c).await.map(|_| ()))?;
     }
     Ok(())
 }
@@ -234,10 +234,10 @@ pub async fn member_issued(
     s: &mut Session,
     tenant: TenantId,
     template: Uuid,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<i64> {
     let issued: Option<i64> = on_backend!(s, c => sqlx::query_scalar(
         "SELECT issued FROM coupon_member_quotas WHERE tenant_id = $1 AND template_id = $2 AND member_id = $3")
-        .bind(tenant.0).bind(template).bind(member).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(template).bind(member.0).fetch_optional(&mut *c).await)?;
     Ok(issued.unwrap_or(0))
 }

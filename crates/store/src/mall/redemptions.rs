@@ -9,7 +9,7 @@ use crate::on_backend;
 use crate::scope_sql::{ScopeColumns, push_page, push_scope};
 use crate::timestamp::Ts;
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
 use serde::{Deserialize, Serialize};
 use sqlx::QueryBuilder;
@@ -34,7 +34,7 @@ pub struct PointsSource {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredRedemption {
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub reward_id: Uuid,
     pub reward_kind: String,
     pub reward_name: String,
@@ -80,7 +80,8 @@ pub struct StoredRedemption {
 #[derive(sqlx::FromRow)]
 struct RedemptionRow {
     id: Uuid,
-    member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    member_id: MemberId,
     reward_id: Uuid,
     reward_kind: String,
     reward_name: String,
@@ -175,7 +176,7 @@ pub async fn insert(s: &mut Session, tenant: TenantId, r: &NewRedemption) -> Sto
          spend_entry_id, limit_keys, stock_taken, channel_id, collected_store_id, cancel_reason, created_at, updated_at, \
          shipped_at, collected_at, completed_at, cancelled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
          $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)")
-        .bind(tenant.0).bind(r.id).bind(r.member_id).bind(r.reward_id).bind(&r.reward_kind).bind(&r.reward_name)
+        .bind(tenant.0).bind(r.id).bind(r.member_id.0).bind(r.reward_id).bind(&r.reward_kind).bind(&r.reward_name)
         .bind(r.quantity).bind(r.points).bind(r.cash_fen).bind(&r.cash_payment_reference).bind(&r.state)
         .bind(&r.delivery_method).bind(r.collect_store_id).bind(&r.shipping_enc).bind(r.shipment.as_ref().map(Json)).bind(r.format_id)
         .bind(r.store_id).bind(r.supplier_store_id).bind(r.supplier_format_id).bind(r.spending_format_id)
@@ -203,7 +204,7 @@ pub async fn get(
 /// Which redemptions a list shows.
 #[derive(Clone, Debug, Default)]
 pub struct RedemptionFilter {
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     pub store_id: Option<Uuid>,
     pub reward_id: Option<Uuid>,
     pub state: Option<String>,
@@ -221,7 +222,7 @@ pub async fn list(
         let mut query = QueryBuilder::new(select());
         query.push_bind(tenant.0);
         if let Some(member) = filter.member_id {
-            query.push(" AND member_id = ").push_bind(member);
+            query.push(" AND member_id = ").push_bind(member.0);
         }
         if let Some(store) = filter.store_id {
             query.push(" AND store_id = ").push_bind(store);
@@ -268,15 +269,15 @@ pub struct MemberSummary {
 pub async fn member_summary(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<MemberSummary> {
     let open: i64 = on_backend!(s, c => sqlx::query_scalar(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM reward_redemptions WHERE tenant_id = $1 AND member_id = $2 \
          AND state IN ('pending', 'shipped', 'collected')")
-        .bind(tenant.0).bind(member).fetch_one(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_one(&mut *c).await)?;
     let last: Option<RedemptionRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(select());
-        query.push_bind(tenant.0).push(" AND member_id = ").push_bind(member).push(" ORDER BY id DESC LIMIT 1");
+        query.push_bind(tenant.0).push(" AND member_id = ").push_bind(member.0).push(" ORDER BY id DESC LIMIT 1");
         query.build_query_as().fetch_optional(&mut *c).await
     })?;
     Ok(MemberSummary {
@@ -286,11 +287,15 @@ pub async fn member_summary(
 }
 
 /// Removes the sealed shipping addresses of a member's redemptions (erasure); answers how many.
-pub async fn erase_addresses(s: &mut Session, tenant: TenantId, member: Uuid) -> StoreResult<u64> {
+pub async fn erase_addresses(
+    s: &mut Session,
+    tenant: TenantId,
+    member: MemberId,
+) -> StoreResult<u64> {
     let erased = on_backend!(s, c => sqlx::query(
         "UPDATE reward_redemptions SET shipping_enc = NULL WHERE tenant_id = $1 AND member_id = $2 \
          AND shipping_enc IS NOT NULL")
-        .bind(tenant.0).bind(member).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(erased)
 }
 
@@ -301,7 +306,7 @@ pub async fn erase_addresses(s: &mut Session, tenant: TenantId, member: Uuid) ->
 pub async fn hold_member(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<Option<String>> {
     let lock = if s.is_postgres() {
         " FOR KEY SHARE"
@@ -310,7 +315,7 @@ pub async fn hold_member(
     };
     let sql = format!("SELECT status FROM members WHERE tenant_id = $1 AND id = $2{lock}");
     let status: Option<String> = on_backend!(s, c => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(tenant.0).bind(member).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_optional(&mut *c).await)?;
     Ok(status)
 }
 
@@ -328,7 +333,7 @@ pub async fn sealed_addresses(
              WHERE shipping_enc IS NOT NULL");
         if let Some(after) = after {
             query.push(" AND (tenant_id, member_id, id) > (").push_bind(after.tenant_id).push(", ")
-                .push_bind(after.member_id).push(", ").push_bind(after.id).push(")");
+                .push_bind(after.member_id.0).push(", ").push_bind(after.id).push(")");
         }
         query.push(" ORDER BY tenant_id, member_id, id LIMIT ")
             .push_bind(limit.clamp(1, crate::reseal::MAX_BATCH));
@@ -342,7 +347,7 @@ pub async fn sealed_addresses(
 pub async fn reseal_address(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     id: Uuid,
     old: &str,
     new: &str,
@@ -350,7 +355,7 @@ pub async fn reseal_address(
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE reward_redemptions SET shipping_enc = $5 \
          WHERE tenant_id = $1 AND member_id = $2 AND id = $3 AND shipping_enc = $4")
-        .bind(tenant.0).bind(member).bind(id).bind(old).bind(new)
+        .bind(tenant.0).bind(member.0).bind(id).bind(old).bind(new)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }

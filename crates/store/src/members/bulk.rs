@@ -12,7 +12,7 @@ use crate::backend::Session;
 use crate::error::StoreResult;
 use crate::on_backend;
 use crate::timestamp::Ts;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use sqlx::QueryBuilder;
 use time::Date;
 use uuid::Uuid;
@@ -47,7 +47,7 @@ pub async fn find_members_by_identifiers(
     tenant: TenantId,
     kind: &str,
     indexes: &[String],
-) -> StoreResult<Vec<(String, Uuid)>> {
+) -> StoreResult<Vec<(String, MemberId)>> {
     let mut found = Vec::new();
     for chunk in indexes.chunks(IN_LIST_CHUNK) {
         let rows: Vec<(String, Uuid)> = on_backend!(s, c => {
@@ -61,7 +61,10 @@ pub async fn find_members_by_identifiers(
             query.push(")");
             query.build_query_as().fetch_all(&mut *c).await
         })?;
-        found.extend(rows);
+        found.extend(
+            rows.into_iter()
+                .map(|(index, member)| (index, MemberId(member))),
+        );
     }
     Ok(found)
 }
@@ -70,7 +73,7 @@ pub async fn find_members_by_identifiers(
 pub async fn get_members(
     s: &mut Session,
     tenant: TenantId,
-    ids: &[Uuid],
+    ids: &[MemberId],
 ) -> StoreResult<Vec<StoredMember>> {
     let mut found = Vec::new();
     for chunk in ids.chunks(IN_LIST_CHUNK) {
@@ -79,7 +82,7 @@ pub async fn get_members(
             query.push_bind(tenant.0).push(" AND id IN (");
             let mut list = query.separated(", ");
             for id in chunk {
-                list.push_bind(*id);
+                list.push_bind(id.0);
             }
             query.push(")");
             query.build_query_as().fetch_all(&mut *c).await
@@ -94,8 +97,8 @@ pub async fn get_members(
 pub async fn identifier_keys_of_members(
     s: &mut Session,
     tenant: TenantId,
-    members: &[Uuid],
-) -> StoreResult<Vec<(Uuid, String, String)>> {
+    members: &[MemberId],
+) -> StoreResult<Vec<(MemberId, String, String)>> {
     let mut found = Vec::new();
     for chunk in members.chunks(IN_LIST_CHUNK) {
         let rows: Vec<(Uuid, String, String)> = on_backend!(s, c => {
@@ -104,12 +107,15 @@ pub async fn identifier_keys_of_members(
             query.push_bind(tenant.0).push(" AND member_id IN (");
             let mut list = query.separated(", ");
             for member in chunk {
-                list.push_bind(*member);
+                list.push_bind(member.0);
             }
             query.push(")");
             query.build_query_as().fetch_all(&mut *c).await
         })?;
-        found.extend(rows);
+        found.extend(
+            rows.into_iter()
+                .map(|(member, kind, index)| (MemberId(member), kind, index)),
+        );
     }
     Ok(found)
 }
@@ -128,15 +134,15 @@ pub async fn insert_members(
                  preferred_store_id, source_channel_id, source_format_id, source_store_id, guide_id, referral_code, \
                  referred_by, created_at, updated_at, erased_at) ");
             query.push_values(chunk, |mut row, m| {
-                row.push_bind(tenant.0).push_bind(m.id).push_bind(m.seq).push_bind(m.member_no.clone())
-                    .push_bind(m.status.clone()).push_bind(m.merged_into).push_bind(m.name_enc.clone())
+                row.push_bind(tenant.0).push_bind(m.id.0).push_bind(m.seq).push_bind(m.member_no.clone())
+                    .push_bind(m.status.clone()).push_bind(m.merged_into.map(Uuid::from)).push_bind(m.name_enc.clone())
                     .push_bind(m.name_index.clone()).push_bind(m.gender.clone()).push_bind(m.birthday)
                     .push_bind(m.province.clone()).push_bind(m.city.clone()).push_bind(m.district.clone())
                     .push_bind(m.address_enc.clone()).push_bind(m.address_index.clone())
                     .push_bind(m.id_card_enc.clone()).push_bind(m.id_card_index.clone())
                     .push_bind(m.preferred_store_id).push_bind(m.source_channel_id).push_bind(m.source_format_id)
                     .push_bind(m.source_store_id).push_bind(m.guide_id).push_bind(m.referral_code.clone())
-                    .push_bind(m.referred_by).push_bind(Ts(m.created_at)).push_bind(Ts(m.updated_at))
+                    .push_bind(m.referred_by.map(Uuid::from)).push_bind(Ts(m.created_at)).push_bind(Ts(m.updated_at))
                     .push_bind(m.erased_at.map(Ts));
             });
             query.build().execute(&mut *c).await.map(|_| ())
@@ -159,7 +165,7 @@ pub async fn insert_identifiers(
                 "INSERT INTO member_identifiers (tenant_id, member_id, id, kind, value_index, value_enc, matchable, \
                  created_at) ");
             query.push_values(chunk, |mut row, identifier| {
-                row.push_bind(tenant.0).push_bind(identifier.member_id).push_bind(identifier.id)
+                row.push_bind(tenant.0).push_bind(identifier.member_id.0).push_bind(identifier.id)
                     .push_bind(identifier.kind.clone()).push_bind(identifier.value_index.clone())
                     .push_bind(identifier.value_enc.clone()).push_bind(identifier.matchable)
                     .push_bind(Ts(identifier.created_at));
@@ -174,13 +180,13 @@ pub async fn insert_identifiers(
 pub async fn insert_search_tokens(
     s: &mut Session,
     tenant: TenantId,
-    tokens: &[(Uuid, String)],
+    tokens: &[(MemberId, String)],
 ) -> StoreResult<()> {
     for chunk in tokens.chunks(ROW_INSERT_CHUNK) {
         on_backend!(s, c => {
             let mut query = QueryBuilder::new("INSERT INTO member_search_tokens (tenant_id, token, member_id) ");
             query.push_values(chunk, |mut row, (member, token)| {
-                row.push_bind(tenant.0).push_bind(token.clone()).push_bind(*member);
+                row.push_bind(tenant.0).push_bind(token.clone()).push_bind(member.0);
             });
             query.push(" ON CONFLICT DO NOTHING");
             query.build().execute(&mut *c).await.map(|_| ())
@@ -216,7 +222,8 @@ pub async fn existing_referral_codes(
 /// blind indexes it is compared on.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct DuplicateCandidate {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: MemberId,
     pub member_no: String,
     pub name_enc: Option<String>,
     pub name_index: Option<String>,

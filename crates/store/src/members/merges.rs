@@ -11,7 +11,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::members::StoredMember;
 use crate::on_backend;
 use crate::timestamp::Ts;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use std::collections::BTreeMap;
@@ -88,8 +88,8 @@ const IDS_PER_STATEMENT: usize = 500;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMerge {
     pub id: Uuid,
-    pub survivor_id: Uuid,
-    pub source_id: Uuid,
+    pub survivor_id: MemberId,
+    pub source_id: MemberId,
     pub moved: MovedRows,
     pub survivor_before: StoredMember,
     pub created_at: OffsetDateTime,
@@ -99,8 +99,10 @@ pub struct StoredMerge {
 #[derive(sqlx::FromRow)]
 struct MergeRow {
     id: Uuid,
-    survivor_id: Uuid,
-    source_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    survivor_id: MemberId,
+    #[sqlx(try_from = "Uuid")]
+    source_id: MemberId,
     moved: Json<MovedRows>,
     survivor_before: Json<StoredMember>,
     created_at: OffsetDateTime,
@@ -127,7 +129,7 @@ const MERGE_SELECT: &str = "SELECT id, survivor_id, source_id, moved, survivor_b
 /// Locks the members' rows until the transaction ends, in id order so two transactions locking
 /// the same pair cannot deadlock. PostgreSQL only: SQLite's single writer already excludes every
 /// other write.
-pub async fn lock_members(s: &mut Session, tenant: TenantId, ids: &[Uuid]) -> StoreResult<()> {
+pub async fn lock_members(s: &mut Session, tenant: TenantId, ids: &[MemberId]) -> StoreResult<()> {
     if !s.is_postgres() || ids.is_empty() {
         return Ok(());
     }
@@ -136,7 +138,7 @@ pub async fn lock_members(s: &mut Session, tenant: TenantId, ids: &[Uuid]) -> St
         query.push_bind(tenant.0).push(" AND id IN (");
         let mut list = query.separated(", ");
         for id in ids {
-            list.push_bind(*id);
+            list.push_bind(id.0);
         }
         query.push(") ORDER BY id FOR UPDATE");
         query.build().fetch_all(&mut *c).await.map(|_| ())
@@ -150,8 +152,8 @@ pub async fn move_rows(
     s: &mut Session,
     tenant: TenantId,
     table: &MemberOwnedTable,
-    from: Uuid,
-    to: Uuid,
+    from: MemberId,
+    to: MemberId,
 ) -> StoreResult<Vec<Uuid>> {
     let name = table.table;
     let mut sql =
@@ -169,7 +171,7 @@ pub async fn move_rows(
     }
     sql.push_str(" RETURNING id");
     let mut ids: Vec<Uuid> = on_backend!(s, c => sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-        .bind(tenant.0).bind(from).bind(to).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(from.0).bind(to.0).fetch_all(&mut *c).await)?;
     ids.sort();
     Ok(ids)
 }
@@ -181,16 +183,16 @@ pub async fn move_rows_back(
     tenant: TenantId,
     table: &MemberOwnedTable,
     ids: &[Uuid],
-    from: Uuid,
-    to: Uuid,
+    from: MemberId,
+    to: MemberId,
 ) -> StoreResult<u64> {
     let mut moved = 0;
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
         moved += on_backend!(s, c => {
             let mut query = QueryBuilder::new("UPDATE ");
-            query.push(table.table).push(" SET member_id = ").push_bind(to)
+            query.push(table.table).push(" SET member_id = ").push_bind(to.0)
                 .push(" WHERE tenant_id = ").push_bind(tenant.0)
-                .push(" AND member_id = ").push_bind(from).push(" AND id IN (");
+                .push(" AND member_id = ").push_bind(from.0).push(" AND id IN (");
             let mut list = query.separated(", ");
             for id in chunk {
                 list.push_bind(*id);
@@ -207,14 +209,14 @@ pub async fn count_rows(
     s: &mut Session,
     tenant: TenantId,
     table: &MemberOwnedTable,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<i64> {
     let sql = format!(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM {} WHERE tenant_id = $1 AND member_id = $2",
         table.table
     );
     let count: i64 = on_backend!(s, c => sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-        .bind(tenant.0).bind(member).fetch_one(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_one(&mut *c).await)?;
     Ok(count)
 }
 
@@ -223,8 +225,8 @@ pub async fn count_rows(
 pub async fn move_member_owned(
     s: &mut Session,
     tenant: TenantId,
-    from: Uuid,
-    to: Uuid,
+    from: MemberId,
+    to: MemberId,
 ) -> StoreResult<MovedRows> {
     let mut moved = MovedRows::new();
     for table in MEMBER_OWNED {
@@ -240,8 +242,8 @@ pub async fn move_member_owned_back(
     s: &mut Session,
     tenant: TenantId,
     moved: &MovedRows,
-    from: Uuid,
-    to: Uuid,
+    from: MemberId,
+    to: MemberId,
 ) -> StoreResult<BTreeMap<String, u64>> {
     let mut back = BTreeMap::new();
     for (name, ids) in moved {
@@ -260,7 +262,7 @@ pub async fn insert_merge(
     on_backend!(s, c => sqlx::query(
         "INSERT INTO member_merges (tenant_id, survivor_id, id, source_id, moved, survivor_before, created_at, undone_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(tenant.0).bind(merge.survivor_id).bind(merge.id).bind(merge.source_id).bind(Json(&merge.moved))
+        .bind(tenant.0).bind(merge.survivor_id.0).bind(merge.id).bind(merge.source_id.0).bind(Json(&merge.moved))
         .bind(Json(&merge.survivor_before)).bind(Ts(merge.created_at)).bind(merge.undone_at.map(Ts))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
@@ -270,11 +272,11 @@ pub async fn insert_merge(
 pub async fn get_merge(
     s: &mut Session,
     tenant: TenantId,
-    survivor: Uuid,
+    survivor: MemberId,
     id: Uuid,
 ) -> StoreResult<Option<StoredMerge>> {
     let row: Option<MergeRow> = on_backend!(s, c => sqlx::query_as(AssertSqlSafe(format!("{MERGE_SELECT} AND id = $3")))
-        .bind(tenant.0).bind(survivor).bind(id).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(survivor.0).bind(id).fetch_optional(&mut *c).await)?;
     Ok(row.map(StoredMerge::from))
 }
 
@@ -283,11 +285,11 @@ pub async fn get_merge(
 pub async fn latest_open_merge(
     s: &mut Session,
     tenant: TenantId,
-    survivor: Uuid,
+    survivor: MemberId,
 ) -> StoreResult<Option<StoredMerge>> {
     let row: Option<MergeRow> = on_backend!(s, c => sqlx::query_as(AssertSqlSafe(format!(
         "{MERGE_SELECT} AND undone_at IS NULL ORDER BY id DESC LIMIT 1")))
-        .bind(tenant.0).bind(survivor).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(survivor.0).fetch_optional(&mut *c).await)?;
     Ok(row.map(StoredMerge::from))
 }
 
@@ -295,13 +297,13 @@ pub async fn latest_open_merge(
 pub async fn mark_undone(
     s: &mut Session,
     tenant: TenantId,
-    survivor: Uuid,
+    survivor: MemberId,
     id: Uuid,
     at: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE member_merges SET undone_at = $4 WHERE tenant_id = $1 AND survivor_id = $2 AND id = $3 AND undone_at IS NULL")
-        .bind(tenant.0).bind(survivor).bind(id).bind(Ts(at)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(survivor.0).bind(id).bind(Ts(at)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -309,7 +311,8 @@ pub async fn mark_undone(
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct MergeHeader {
     pub id: Uuid,
-    pub source_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub source_id: MemberId,
     pub created_at: OffsetDateTime,
 }
 
@@ -318,18 +321,18 @@ pub struct MergeHeader {
 pub async fn merges_in_effect(
     s: &mut Session,
     tenant: TenantId,
-    survivor: Uuid,
+    survivor: MemberId,
     limit: i64,
 ) -> StoreResult<(i64, Vec<MergeHeader>)> {
     let count: i64 = on_backend!(s, c => sqlx::query_scalar(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM member_merges WHERE tenant_id = $1 AND survivor_id = $2 AND undone_at IS NULL")
-        .bind(tenant.0).bind(survivor).fetch_one(&mut *c).await)?;
+        .bind(tenant.0).bind(survivor.0).fetch_one(&mut *c).await)?;
     if count == 0 {
         return Ok((0, Vec::new()));
     }
     let latest: Vec<MergeHeader> = on_backend!(s, c => sqlx::query_as(
         "SELECT id, source_id, created_at FROM member_merges WHERE tenant_id = $1 AND survivor_id = $2 \
          AND undone_at IS NULL ORDER BY id DESC LIMIT $3")
-        .bind(tenant.0).bind(survivor).bind(limit).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(survivor.0).bind(limit).fetch_all(&mut *c).await)?;
     Ok((count, latest))
 }

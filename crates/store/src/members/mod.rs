@@ -3,11 +3,12 @@
 
 use crate::backend::Session;
 use crate::error::{StoreError, StoreResult};
+use crate::ids::NullableId;
 use crate::on_backend;
 use crate::scope_sql::{ScopeColumns, push_page, push_scope};
 use crate::timestamp::Ts;
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
 use sqlx::QueryBuilder;
 use time::{Date, OffsetDateTime};
@@ -23,11 +24,13 @@ pub const MEMBER_COLUMNS: ScopeColumns = ScopeColumns {
 /// A member row as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct StoredMember {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: MemberId,
     pub seq: i64,
     pub member_no: String,
     pub status: String,
-    pub merged_into: Option<Uuid>,
+    #[sqlx(try_from = "NullableId")]
+    pub merged_into: Option<MemberId>,
     pub name_enc: Option<String>,
     pub name_index: Option<String>,
     pub gender: Option<String>,
@@ -45,7 +48,8 @@ pub struct StoredMember {
     pub source_store_id: Option<Uuid>,
     pub guide_id: Option<Uuid>,
     pub referral_code: String,
-    pub referred_by: Option<Uuid>,
+    #[sqlx(try_from = "NullableId")]
+    pub referred_by: Option<MemberId>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub erased_at: Option<OffsetDateTime>,
@@ -75,11 +79,11 @@ pub async fn insert_member(s: &mut Session, tenant: TenantId, m: &StoredMember) 
          source_channel_id, source_format_id, source_store_id, guide_id, referral_code, referred_by, created_at, \
          updated_at, erased_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
          $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)")
-        .bind(tenant.0).bind(m.id).bind(m.seq).bind(&m.member_no).bind(&m.status).bind(m.merged_into)
+        .bind(tenant.0).bind(m.id.0).bind(m.seq).bind(&m.member_no).bind(&m.status).bind(m.merged_into.map(Uuid::from))
         .bind(&m.name_enc).bind(&m.name_index).bind(&m.gender).bind(m.birthday).bind(&m.province).bind(&m.city)
         .bind(&m.district).bind(&m.address_enc).bind(&m.address_index).bind(&m.id_card_enc).bind(&m.id_card_index)
         .bind(m.preferred_store_id).bind(m.source_channel_id).bind(m.source_format_id).bind(m.source_store_id)
-        .bind(m.guide_id).bind(&m.referral_code).bind(m.referred_by).bind(Ts(m.created_at)).bind(Ts(m.updated_at))
+        .bind(m.guide_id).bind(&m.referral_code).bind(m.referred_by.map(Uuid::from)).bind(Ts(m.created_at)).bind(Ts(m.updated_at))
         .bind(m.erased_at.map(Ts))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
@@ -93,11 +97,11 @@ pub async fn update_member(s: &mut Session, tenant: TenantId, m: &StoredMember) 
          id_card_index = $15, preferred_store_id = $16, source_channel_id = $17, source_format_id = $18, \
          source_store_id = $19, guide_id = $20, referral_code = $21, referred_by = $22, updated_at = $23, erased_at = $24 \
          WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0).bind(m.id).bind(&m.status).bind(m.merged_into).bind(&m.name_enc).bind(&m.name_index)
+        .bind(tenant.0).bind(m.id.0).bind(&m.status).bind(m.merged_into.map(Uuid::from)).bind(&m.name_enc).bind(&m.name_index)
         .bind(&m.gender).bind(m.birthday).bind(&m.province).bind(&m.city).bind(&m.district).bind(&m.address_enc)
         .bind(&m.address_index).bind(&m.id_card_enc).bind(&m.id_card_index).bind(m.preferred_store_id)
         .bind(m.source_channel_id).bind(m.source_format_id).bind(m.source_store_id).bind(m.guide_id)
-        .bind(&m.referral_code).bind(m.referred_by).bind(Ts(m.updated_at)).bind(m.erased_at.map(Ts))
+        .bind(&m.referral_code).bind(m.referred_by.map(Uuid::from)).bind(Ts(m.updated_at)).bind(m.erased_at.map(Ts))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
@@ -112,7 +116,7 @@ async fn member_where(
         let mut query = QueryBuilder::new(select_members());
         query.push_bind(tenant.0).push(" AND ").push(column).push(" = ");
         match &value {
-            MemberKey::Id(id) => query.push_bind(*id),
+            MemberKey::Id(id) => query.push_bind(id.0),
             MemberKey::Text(text) => query.push_bind(text.clone()),
         };
         query.build_query_as().fetch_optional(&mut *c).await
@@ -121,14 +125,14 @@ async fn member_where(
 }
 
 enum MemberKey {
-    Id(Uuid),
+    Id(MemberId),
     Text(String),
 }
 
 pub async fn get_member(
     s: &mut Session,
     tenant: TenantId,
-    id: Uuid,
+    id: MemberId,
 ) -> StoreResult<Option<StoredMember>> {
     member_where(s, tenant, "id", MemberKey::Id(id)).await
 }
@@ -175,7 +179,7 @@ pub async fn list_members(
         push_page(&mut query, page);
         query.build_query_as().fetch_all(&mut *c).await
     })?;
-    Ok(Page::from_rows(rows, page, |row| row.id))
+    Ok(Page::from_rows(rows, page, |row| row.id.0))
 }
 
 /// Members sharing a blind index in `column` (`name_index`, `address_index`, `id_card_index`), for
@@ -220,7 +224,8 @@ impl IndexColumn {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredIdentifier {
     pub id: Uuid,
-    pub member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub member_id: MemberId,
     pub kind: String,
     pub value_index: String,
     pub value_enc: String,
@@ -239,7 +244,7 @@ pub async fn try_insert_identifier(
     let inserted = on_backend!(s, c => sqlx::query(
         "INSERT INTO member_identifiers (tenant_id, member_id, id, kind, value_index, value_enc, matchable, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING")
-        .bind(tenant.0).bind(identifier.member_id).bind(identifier.id).bind(&identifier.kind)
+        .bind(tenant.0).bind(identifier.member_id.0).bind(identifier.id).bind(&identifier.kind)
         .bind(&identifier.value_index).bind(&identifier.value_enc).bind(identifier.matchable).bind(Ts(identifier.created_at))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(inserted == 1)
@@ -251,11 +256,11 @@ pub async fn find_member_by_identifier(
     tenant: TenantId,
     kind: &str,
     value_index: &str,
-) -> StoreResult<Option<Uuid>> {
+) -> StoreResult<Option<MemberId>> {
     let member: Option<Uuid> = on_backend!(s, c => sqlx::query_scalar(
         "SELECT member_id FROM member_identifiers WHERE tenant_id = $1 AND kind = $2 AND value_index = $3 AND matchable = TRUE")
         .bind(tenant.0).bind(kind).bind(value_index).fetch_optional(&mut *c).await)?;
-    Ok(member)
+    Ok(member.map(MemberId))
 }
 
 const IDENTIFIER_SELECT: &str = "SELECT id, member_id, kind, value_index, value_enc, matchable, created_at FROM member_identifiers WHERE tenant_id = $1";
@@ -264,11 +269,11 @@ const IDENTIFIER_SELECT: &str = "SELECT id, member_id, kind, value_index, value_
 pub async fn list_identifiers(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<Vec<StoredIdentifier>> {
     let rows: Vec<StoredIdentifier> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{IDENTIFIER_SELECT} AND member_id = $2 ORDER BY id")))
-        .bind(tenant.0).bind(member).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 
@@ -276,12 +281,12 @@ pub async fn list_identifiers(
 pub async fn delete_identifier(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     id: Uuid,
 ) -> StoreResult<bool> {
     let deleted = on_backend!(s, c => sqlx::query(
         "DELETE FROM member_identifiers WHERE tenant_id = $1 AND member_id = $2 AND id = $3")
-        .bind(tenant.0).bind(member).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).bind(id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(deleted == 1)
 }
 
@@ -289,13 +294,13 @@ pub async fn delete_identifier(
 pub async fn update_identifier_value(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     id: Uuid,
     value_enc: &str,
 ) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query(
         "UPDATE member_identifiers SET value_enc = $4 WHERE tenant_id = $1 AND member_id = $2 AND id = $3")
-        .bind(tenant.0).bind(member).bind(id).bind(value_enc).execute(&mut *c).await.map(|_| ()))?;
+        .bind(tenant.0).bind(member.0).bind(id).bind(value_enc).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
 }
 
@@ -305,18 +310,18 @@ pub async fn update_identifier_value(
 pub async fn replace_search_tokens(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     tokens: &[String],
 ) -> StoreResult<()> {
     on_backend!(s, c => sqlx::query("DELETE FROM member_search_tokens WHERE tenant_id = $1 AND member_id = $2")
-        .bind(tenant.0).bind(member).execute(&mut *c).await.map(|_| ()))?;
+        .bind(tenant.0).bind(member.0).execute(&mut *c).await.map(|_| ()))?;
     if tokens.is_empty() {
         return Ok(());
     }
     on_backend!(s, c => {
         let mut query = QueryBuilder::new("INSERT INTO member_search_tokens (tenant_id, token, member_id) ");
         query.push_values(tokens, |mut row, token| {
-            row.push_bind(tenant.0).push_bind(token.clone()).push_bind(member);
+            row.push_bind(tenant.0).push_bind(token.clone()).push_bind(member.0);
         });
         query.push(" ON CONFLICT DO NOTHING");
         query.build().execute(&mut *c).await.map(|_| ())
@@ -330,7 +335,8 @@ pub async fn replace_search_tokens(
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredConsent {
     pub id: Uuid,
-    pub member_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub member_id: MemberId,
     pub channel: String,
     pub granted: bool,
     pub source_channel_id: Option<Uuid>,
@@ -345,7 +351,7 @@ pub async fn insert_consent(
     on_backend!(s, c => sqlx::query(
         "INSERT INTO member_consents (tenant_id, member_id, id, channel, granted, source_channel_id, recorded_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(tenant.0).bind(consent.member_id).bind(consent.id).bind(&consent.channel).bind(consent.granted)
+        .bind(tenant.0).bind(consent.member_id.0).bind(consent.id).bind(&consent.channel).bind(consent.granted)
         .bind(consent.source_channel_id).bind(Ts(consent.recorded_at))
         .execute(&mut *c).await.map(|_| ()))?;
     Ok(())
@@ -355,12 +361,12 @@ pub async fn insert_consent(
 pub async fn list_consents(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<Vec<StoredConsent>> {
     let rows: Vec<StoredConsent> = on_backend!(s, c => sqlx::query_as(
         "SELECT id, member_id, channel, granted, source_channel_id, recorded_at FROM member_consents \
          WHERE tenant_id = $1 AND member_id = $2 ORDER BY id")
-        .bind(tenant.0).bind(member).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 
@@ -374,11 +380,11 @@ pub fn is_referral_code_conflict(error: &StoreError) -> bool {
 pub async fn delete_identifiers_of(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<u64> {
     let deleted = on_backend!(s, c => sqlx::query(
         "DELETE FROM member_identifiers WHERE tenant_id = $1 AND member_id = $2")
-        .bind(tenant.0).bind(member).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(deleted)
 }
 
@@ -386,12 +392,12 @@ pub async fn delete_identifiers_of(
 pub async fn list_merged_into(
     s: &mut Session,
     tenant: TenantId,
-    survivor: Uuid,
+    survivor: MemberId,
     limit: i64,
 ) -> StoreResult<Vec<StoredMember>> {
     let rows: Vec<StoredMember> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(select_members());
-        query.push_bind(tenant.0).push(" AND status = 'merged' AND merged_into = ").push_bind(survivor)
+        query.push_bind(tenant.0).push(" AND status = 'merged' AND merged_into = ").push_bind(survivor.0)
             .push(" ORDER BY id LIMIT ").push_bind(limit);
         query.build_query_as().fetch_all(&mut *c).await
     })?;
@@ -402,8 +408,10 @@ pub async fn list_merged_into(
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredMergeEntry {
     pub id: Uuid,
-    pub survivor_id: Uuid,
-    pub source_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub survivor_id: MemberId,
+    #[sqlx(try_from = "Uuid")]
+    pub source_id: MemberId,
     pub created_at: OffsetDateTime,
     pub undone_at: Option<OffsetDateTime>,
 }
@@ -412,13 +420,13 @@ pub struct StoredMergeEntry {
 pub async fn list_merges_involving(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     limit: i64,
 ) -> StoreResult<Vec<StoredMergeEntry>> {
     let rows: Vec<StoredMergeEntry> = on_backend!(s, c => sqlx::query_as(
         "SELECT id, survivor_id, source_id, created_at, undone_at FROM member_merges \
          WHERE tenant_id = $1 AND (survivor_id = $2 OR source_id = $2) ORDER BY id LIMIT $3")
-        .bind(tenant.0).bind(member).bind(limit).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(limit).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 
@@ -427,11 +435,11 @@ pub async fn list_merges_involving(
 pub async fn delete_merges_involving(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<u64> {
     let deleted = on_backend!(s, c => sqlx::query(
         "DELETE FROM member_merges WHERE tenant_id = $1 AND (survivor_id = $2 OR source_id = $2)")
-        .bind(tenant.0).bind(member).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(deleted)
 }
 

@@ -6,7 +6,7 @@
 use crate::coupons::{coupon, insert};
 use crate::fixtures::seed_tenant;
 use crate::harness::TestDb;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_store::checkout::{self, Closing, HeldCoupon, StoredCheckout, StoredCheckoutPolicy};
 use huiyuan_store::coupons;
 use huiyuan_store::mall::PointsSource;
@@ -26,7 +26,7 @@ fn checkout(expires_at: OffsetDateTime) -> StoredCheckout {
     let now = utc_now();
     StoredCheckout {
         id: Uuid::now_v7(),
-        member_id: Uuid::now_v7(),
+        member_id: MemberId::new(),
         state: "reserved".to_owned(),
         format_id: Some(Uuid::now_v7()),
         store_id: None,
@@ -187,7 +187,7 @@ async fn coupons_are_reserved_once_and_leave_only_from_reserved(db: TestDb) {
     let tenant = seed_tenant(&db).await;
     let now = utc_now();
     let c = coupon(
-        Uuid::now_v7(),
+        MemberId::new(),
         Uuid::now_v7(),
         "RRRRBBBBCCCCDDDD",
         now + Duration::days(1),

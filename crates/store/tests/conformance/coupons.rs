@@ -10,7 +10,7 @@ use huiyuan_domain::coupons::{
     Applicability, AutoIssue, Benefit, CostBearer, CouponTemplate, Stacking, TemplateInput,
     TemplateStatus, Validity,
 };
-use huiyuan_domain::ids::{FormatId, StoreId, TenantId};
+use huiyuan_domain::ids::{FormatId, MemberId, StoreId, TenantId};
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::coupons::redemptions::{self as journal, SettlementRecord, StoredRedemption};
 use huiyuan_store::coupons::{self, AutoRule, CouponFilter, StoredCoupon, StoredTemplate};
@@ -83,7 +83,7 @@ async fn save(db: &TestDb, tenant: TenantId, template: &StoredTemplate) {
 fn member(seq: i64, format: Option<Uuid>) -> StoredMember {
     let now = utc_now();
     StoredMember {
-        id: Uuid::now_v7(),
+        id: MemberId::new(),
         seq,
         member_no: format!("{seq:09}"),
         status: "active".to_owned(),
@@ -112,7 +112,7 @@ fn member(seq: i64, format: Option<Uuid>) -> StoredMember {
     }
 }
 
-async fn seed_member(db: &TestDb, tenant: TenantId, seq: i64, format: Option<Uuid>) -> Uuid {
+async fn seed_member(db: &TestDb, tenant: TenantId, seq: i64, format: Option<Uuid>) -> MemberId {
     let row = member(seq, format);
     let mut s = db.write().await;
     members::insert_member(&mut s, tenant, &row).await.unwrap();
@@ -121,7 +121,7 @@ async fn seed_member(db: &TestDb, tenant: TenantId, seq: i64, format: Option<Uui
 }
 
 pub fn coupon(
-    member: Uuid,
+    member: MemberId,
     template: Uuid,
     code: &str,
     expires_at: OffsetDateTime,
@@ -277,7 +277,7 @@ async fn quotas_are_guarded_counters(db: TestDb) {
     let template = stored(spec(Some(3)), None, None);
     save(&db, tenant, &template).await;
     let id = template.template.id;
-    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let (alice, bob) = (MemberId::new(), MemberId::new());
     let mut s = db.write().await;
     let mut taken = 0;
     for _ in 0..5 {
@@ -322,7 +322,7 @@ async fn quotas_are_guarded_counters(db: TestDb) {
 async fn codes_and_natural_keys_are_unique_per_tenant(db: TestDb) {
     let (tenant, other) = (seed_tenant(&db).await, seed_tenant(&db).await);
     let template = Uuid::now_v7();
-    let m = Uuid::now_v7();
+    let m = MemberId::new();
     let later = utc_now() + Duration::days(7);
     let mut first = coupon(m, template, "AAAABBBBCCCCDDDD", later);
     first.natural_key = Some(format!("registration:{template}:{m}"));
@@ -361,7 +361,7 @@ async fn codes_and_natural_keys_are_unique_per_tenant(db: TestDb) {
 
 async fn redeeming_is_a_compare_and_set(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let m = Uuid::now_v7();
+    let m = MemberId::new();
     let c = coupon(
         m,
         Uuid::now_v7(),
@@ -422,7 +422,7 @@ async fn redeeming_is_a_compare_and_set(db: TestDb) {
 
 async fn member_lists_filter_by_state_and_expiry(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let m = Uuid::now_v7();
+    let m = MemberId::new();
     let now = utc_now();
     let template = Uuid::now_v7();
     let available = coupon(m, template, "AAAA000000000001", now + Duration::days(3));
@@ -430,7 +430,7 @@ async fn member_lists_filter_by_state_and_expiry(db: TestDb) {
     let expired = coupon(m, template, "AAAA000000000003", now - Duration::hours(1));
     let used = coupon(m, template, "AAAA000000000004", now + Duration::days(3));
     let someone_else = coupon(
-        Uuid::now_v7(),
+        MemberId::new(),
         template,
         "AAAA000000000005",
         now + Duration::days(3),
@@ -576,13 +576,13 @@ async fn redemptions_reverse_once_and_settlement_nets_them(db: TestDb) {
     let gate = Uuid::now_v7();
     let now = utc_now();
     let c1 = coupon(
-        Uuid::now_v7(),
+        MemberId::new(),
         Uuid::now_v7(),
         "CCCC000000000001",
         now + Duration::days(1),
     );
     let c2 = coupon(
-        Uuid::now_v7(),
+        MemberId::new(),
         c1.template_id,
         "CCCC000000000002",
         now + Duration::days(1),

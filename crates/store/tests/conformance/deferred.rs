@@ -7,7 +7,7 @@ use crate::event_rewards::member;
 use crate::fixtures::{audit_entry, seed_tenant};
 use crate::harness::TestDb;
 use huiyuan_domain::audit::AuditEntry;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::audit::{self, AuditFilter};
 use huiyuan_store::backend::Backend;
@@ -44,7 +44,7 @@ fn entry(action: &str) -> AuditEntry {
     audit_entry(Some(Uuid::now_v7()), action, ("order", "o-1"), utc_now())
 }
 
-async fn seed_member(db: &TestDb, tenant: TenantId, seq: i64, status: &str) -> Uuid {
+async fn seed_member(db: &TestDb, tenant: TenantId, seq: i64, status: &str) -> MemberId {
     let row = member(seq, None, status);
     let mut s = db.write().await;
     members::insert_member(&mut s, tenant, &row).await.unwrap();
@@ -165,13 +165,13 @@ async fn a_refused_queued_write_fails_the_transaction(db: TestDb) {
     let mut s = db.write().await;
     audit::defer_append(&mut s, tenant, &twice);
     audit::defer_append(&mut s, tenant, &twice);
-    let error = ledger::balance(&mut s, tenant, Uuid::now_v7())
+    let error = ledger::balance(&mut s, tenant, MemberId::new())
         .await
         .expect_err("the queue fails first");
     assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
 }
 
-fn order(channel: Uuid, external_id: &str, member: Uuid) -> StoredOrder {
+fn order(channel: Uuid, external_id: &str, member: MemberId) -> StoredOrder {
     crate::orders::order(channel, Uuid::now_v7(), external_id, Some(member))
 }
 

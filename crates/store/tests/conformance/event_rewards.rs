@@ -4,6 +4,7 @@
 
 use crate::fixtures::seed_tenant;
 use crate::harness::TestDb;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_store::event_rewards::{self, MemberEvent, StoredConfig};
 use huiyuan_store::members::{self, StoredMember};
 use huiyuan_store::utc_now;
@@ -19,7 +20,7 @@ on_both!(
     the_configuration_round_trips,
 );
 
-fn event(member: Uuid, kind: &str, subject: &str, day: Date, seq: i64) -> MemberEvent {
+fn event(member: MemberId, kind: &str, subject: &str, day: Date, seq: i64) -> MemberEvent {
     let now = utc_now();
     MemberEvent {
         id: Uuid::now_v7(),
@@ -39,7 +40,7 @@ fn event(member: Uuid, kind: &str, subject: &str, day: Date, seq: i64) -> Member
 pub(crate) fn member(seq: i64, birthday: Option<Date>, status: &str) -> StoredMember {
     let now = utc_now();
     StoredMember {
-        id: Uuid::now_v7(),
+        id: MemberId::new(),
         seq,
         member_no: format!("{seq:09}"),
         status: status.to_owned(),
@@ -71,7 +72,7 @@ pub(crate) fn member(seq: i64, birthday: Option<Date>, status: &str) -> StoredMe
 async fn a_slot_is_claimed_once(db: TestDb) {
     let tenant = seed_tenant(&db).await;
     let other = seed_tenant(&db).await;
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let day = date!(2026 - 11 - 21);
     let mut s = db.write().await;
     let first = event(member, "sign_in", "", day, 1);
@@ -146,7 +147,7 @@ async fn a_slot_is_claimed_once(db: TestDb) {
 
 async fn counts_and_outcomes_round_trip(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let mut s = db.write().await;
     for (day, seq) in [
         (date!(2026 - 10 - 31), 1),

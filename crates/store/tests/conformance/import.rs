@@ -4,7 +4,7 @@
 
 use crate::fixtures::seed_tenant;
 use crate::harness::TestDb;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_store::members::{self, IndexColumn, StoredIdentifier, StoredMember};
 use huiyuan_store::{StoreError, utc_now};
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,7 +23,7 @@ on_both!(
 fn member(seq: i64) -> StoredMember {
     let now = utc_now();
     StoredMember {
-        id: Uuid::now_v7(),
+        id: MemberId::new(),
         seq,
         member_no: format!("{seq:09}"),
         status: "active".to_owned(),
@@ -52,7 +52,7 @@ fn member(seq: i64) -> StoredMember {
     }
 }
 
-fn identifier(member: Uuid, kind: &str, index: &str, matchable: bool) -> StoredIdentifier {
+fn identifier(member: MemberId, kind: &str, index: &str, matchable: bool) -> StoredIdentifier {
     StoredIdentifier {
         id: Uuid::now_v7(),
         member_id: member,
@@ -124,7 +124,7 @@ async fn bulk_inserts_and_set_lookups_round_trip(db: TestDb) {
     // More rows than one INSERT or one IN list carries.
     let rows: Vec<StoredMember> = (1..=1_234).map(member).collect();
     seed_members(&db, tenant, &rows).await;
-    let tokens: Vec<(Uuid, String)> = rows
+    let tokens: Vec<(MemberId, String)> = rows
         .iter()
         .flat_map(|m| [(m.id, "tok-a".to_owned()), (m.id, format!("tok-{}", m.seq))])
         .collect();
@@ -139,9 +139,9 @@ async fn bulk_inserts_and_set_lookups_round_trip(db: TestDb) {
     s.commit().await.unwrap();
 
     let mut s = db.read().await;
-    let ids: Vec<Uuid> = rows.iter().map(|m| m.id).collect();
+    let ids: Vec<MemberId> = rows.iter().map(|m| m.id).collect();
     let mut wanted = ids.clone();
-    wanted.push(Uuid::now_v7());
+    wanted.push(MemberId::new());
     let mut found = members::get_members(&mut s, tenant, &wanted).await.unwrap();
     found.sort_by_key(|m| m.id);
     let mut expected = rows.clone();
@@ -160,7 +160,7 @@ async fn bulk_inserts_and_set_lookups_round_trip(db: TestDb) {
 
     let mut phones: Vec<String> = (1..=1_234).map(|seq| format!("phone-{seq}")).collect();
     phones.push("phone-unknown".to_owned());
-    let holders: BTreeMap<String, Uuid> =
+    let holders: BTreeMap<String, MemberId> =
         members::find_members_by_identifiers(&mut s, tenant, "phone", &phones)
             .await
             .unwrap()

@@ -5,7 +5,7 @@
 use crate::fixtures::seed_tenant;
 use crate::harness::{TestDb, walk_pages};
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::{FormatId, StoreId, TenantId};
+use huiyuan_domain::ids::{FormatId, MemberId, StoreId, TenantId};
 use huiyuan_domain::mall::{RewardKind, RewardSpec};
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::mall::{
@@ -277,9 +277,17 @@ async fn concurrent_takers_never_take_more_than_the_stock(db: TestDb) {
             let taken = rewards::take_stock(&mut w, tenant, limited.id, 1)
                 .await
                 .unwrap();
-            let counted = limits::take(&mut w, tenant, Uuid::nil(), limited.id, "total", 1, 3)
-                .await
-                .unwrap();
+            let counted = limits::take(
+                &mut w,
+                tenant,
+                MemberId(Uuid::nil()),
+                limited.id,
+                "total",
+                1,
+                3,
+            )
+            .await
+            .unwrap();
             w.commit().await.unwrap();
             (taken, counted)
         }));
@@ -301,7 +309,7 @@ async fn concurrent_takers_never_take_more_than_the_stock(db: TestDb) {
         Some(0)
     );
     assert_eq!(
-        limits::used(&mut s, tenant, Uuid::nil(), limited.id, "total")
+        limits::used(&mut s, tenant, MemberId(Uuid::nil()), limited.id, "total")
             .await
             .unwrap(),
         3
@@ -310,7 +318,7 @@ async fn concurrent_takers_never_take_more_than_the_stock(db: TestDb) {
 
 async fn limit_counters_never_exceed_their_limit(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let (member, reward_id) = (Uuid::now_v7(), Uuid::now_v7());
+    let (member, reward_id) = (MemberId::new(), Uuid::now_v7());
     let mut w = db.write().await;
     assert!(
         !limits::take(&mut w, tenant, member, reward_id, "m2026-11", 4, 3)
@@ -362,14 +370,14 @@ async fn limit_counters_never_exceed_their_limit(db: TestDb) {
         3
     );
     assert_eq!(
-        limits::used(&mut s, tenant, Uuid::now_v7(), reward_id, "m2026-12")
+        limits::used(&mut s, tenant, MemberId::new(), reward_id, "m2026-12")
             .await
             .unwrap(),
         0
     );
 }
 
-fn redemption(member: Uuid, store: Option<Uuid>) -> StoredRedemption {
+fn redemption(member: MemberId, store: Option<Uuid>) -> StoredRedemption {
     let now = utc_now();
     StoredRedemption {
         id: Uuid::now_v7(),
@@ -413,7 +421,7 @@ fn redemption(member: Uuid, store: Option<Uuid>) -> StoredRedemption {
 
 async fn redemption_states_change_only_from_the_state_read(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let (member, store) = (Uuid::now_v7(), Uuid::now_v7());
+    let (member, store) = (MemberId::new(), Uuid::now_v7());
     let first = redemption(member, Some(store));
     let second = redemption(member, None);
     let mut w = db.write().await;
@@ -523,7 +531,7 @@ async fn redemption_states_change_only_from_the_state_read(db: TestDb) {
 
 async fn counters_and_redemptions_follow_a_merge(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let (source, survivor, reward_id) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let (source, survivor, reward_id) = (MemberId::new(), MemberId::new(), Uuid::now_v7());
     let made = redemption(source, None);
     let mut w = db.write().await;
     redemptions::insert(&mut w, tenant, &made).await.unwrap();
@@ -580,7 +588,7 @@ async fn counters_and_redemptions_follow_a_merge(db: TestDb) {
 
 async fn sealed_addresses_are_walked_and_resealed_only_if_unchanged(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let (a, b) = (redemption(member, None), redemption(member, None));
     let mut none = redemption(member, None);
     none.shipping_enc = None;

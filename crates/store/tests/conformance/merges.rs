@@ -4,7 +4,7 @@
 
 use crate::fixtures::seed_tenant;
 use crate::harness::TestDb;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_store::backend::Backend;
 use huiyuan_store::members::merges::{self, MEMBER_OWNED, MovedRows, StoredMerge};
 use huiyuan_store::members::{self, StoredConsent, StoredIdentifier, StoredMember};
@@ -23,7 +23,7 @@ on_both!(
 fn member(seq: i64) -> StoredMember {
     let now = utc_now();
     StoredMember {
-        id: Uuid::now_v7(),
+        id: MemberId::new(),
         seq,
         member_no: format!("{seq:09}"),
         status: "active".to_owned(),
@@ -52,7 +52,7 @@ fn member(seq: i64) -> StoredMember {
     }
 }
 
-fn identifier(member: Uuid, kind: &str, index: &str, matchable: bool) -> StoredIdentifier {
+fn identifier(member: MemberId, kind: &str, index: &str, matchable: bool) -> StoredIdentifier {
     StoredIdentifier {
         id: Uuid::now_v7(),
         member_id: member,
@@ -64,7 +64,7 @@ fn identifier(member: Uuid, kind: &str, index: &str, matchable: bool) -> StoredI
     }
 }
 
-fn consent(member: Uuid, channel: &str) -> StoredConsent {
+fn consent(member: MemberId, channel: &str) -> StoredConsent {
     StoredConsent {
         id: Uuid::now_v7(),
         member_id: member,
@@ -100,7 +100,7 @@ fn ids_of(identifiers: &[StoredIdentifier]) -> Vec<Uuid> {
 }
 
 /// Marks `source` merged into `survivor` (what the server does after moving rows).
-async fn mark_merged(s: &mut Session, tenant: TenantId, source: &StoredMember, survivor: Uuid) {
+async fn mark_merged(s: &mut Session, tenant: TenantId, source: &StoredMember, survivor: MemberId) {
     let mut merged = source.clone();
     merged.status = "merged".to_owned();
     merged.merged_into = Some(survivor);
@@ -250,7 +250,7 @@ async fn the_merge_log_round_trips(db: TestDb) {
     before.name_index = None;
     before.birthday = None;
     before.erased_at = Some(utc_now());
-    let log = |source: Uuid| StoredMerge {
+    let log = |source: MemberId| StoredMerge {
         id: Uuid::now_v7(),
         survivor_id: survivor.id,
         source_id: source,
@@ -392,7 +392,7 @@ async fn rows_written_for_a_merged_member_land_on_the_survivor(db: TestDb) {
     // Rows of an active member, and of one not stored yet (registration writes identifiers
     // first), stay where they were written.
     let active = identifier(survivor.id, "email", "own-email", true);
-    let newcomer = Uuid::now_v7();
+    let newcomer = MemberId::new();
     let early = identifier(newcomer, "phone", "newcomer-phone", true);
     insert_identifiers(&db, tenant, &[&active, &early]).await;
     let mut r = db.read().await;

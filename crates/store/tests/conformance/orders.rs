@@ -4,6 +4,7 @@
 use crate::fixtures;
 use crate::harness::TestDb;
 use huiyuan_domain::earning::{Accrual, EarningRuleInput, Effect, LinePoints};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::earning_rules::{self, StoredRule};
 use huiyuan_store::orders::{
@@ -25,7 +26,7 @@ pub(crate) fn order(
     channel: Uuid,
     format: Uuid,
     external_id: &str,
-    member: Option<Uuid>,
+    member: Option<MemberId>,
 ) -> StoredOrder {
     let now = utc_now();
     StoredOrder {
@@ -150,14 +151,14 @@ async fn orders_round_trip_and_are_unique_per_channel(db: TestDb) {
     orders::set_accrual(&mut s, tenant, posted.id, &accrual, now)
         .await
         .unwrap();
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     assert!(
         orders::claim_order(&mut s, tenant, posted.id, member, now)
             .await
             .unwrap()
     );
     assert!(
-        !orders::claim_order(&mut s, tenant, posted.id, Uuid::now_v7(), now)
+        !orders::claim_order(&mut s, tenant, posted.id, MemberId::new(), now)
             .await
             .unwrap(),
         "claimed once"
@@ -192,7 +193,7 @@ async fn orders_round_trip_and_are_unique_per_channel(db: TestDb) {
 
 async fn refunds_are_guarded_and_unique(db: TestDb) {
     let tenant = fixtures::seed_tenant(&db).await;
-    let posted = order(Uuid::now_v7(), Uuid::now_v7(), "A-1", Some(Uuid::now_v7()));
+    let posted = order(Uuid::now_v7(), Uuid::now_v7(), "A-1", Some(MemberId::new()));
     let mut s = db.write().await;
     orders::insert_order(&mut s, tenant, &posted, &[line(1, 2, 10_000)], &[])
         .await
@@ -307,7 +308,7 @@ async fn refunds_are_guarded_and_unique(db: TestDb) {
 
 async fn rule_counters_sum_over_windows(db: TestDb) {
     let tenant = fixtures::seed_tenant(&db).await;
-    let (member, rule) = (Uuid::now_v7(), Uuid::now_v7());
+    let (member, rule) = (MemberId::new(), Uuid::now_v7());
     let day = datetime!(2026-11-21 00:00 +08:00);
     let mut s = db.write().await;
     for (offset_minutes, points, rule_id) in [
@@ -345,7 +346,7 @@ async fn rule_counters_sum_over_windows(db: TestDb) {
         118
     );
     assert_eq!(
-        orders::rule_earned(&mut s, tenant, Uuid::now_v7(), rule, None)
+        orders::rule_earned(&mut s, tenant, MemberId::new(), rule, None)
             .await
             .unwrap(),
         0

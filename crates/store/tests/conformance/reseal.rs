@@ -3,7 +3,7 @@
 
 use crate::fixtures::seed_tenant;
 use crate::harness::TestDb;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_store::members::merges::{self, StoredMerge};
 use huiyuan_store::members::{self, StoredIdentifier, StoredMember};
 use huiyuan_store::reseal::{self, MemberSealedColumn, RowKey, SealedIdentifier, SealedMember};
@@ -25,7 +25,7 @@ fn member(
 ) -> StoredMember {
     let now = utc_now();
     StoredMember {
-        id: Uuid::now_v7(),
+        id: MemberId::new(),
         seq,
         member_no: format!("M{seq:08}"),
         status: "active".to_owned(),
@@ -54,7 +54,7 @@ fn member(
     }
 }
 
-fn identifier(member: Uuid, kind: &str, index: &str, sealed: &str) -> StoredIdentifier {
+fn identifier(member: MemberId, kind: &str, index: &str, sealed: &str) -> StoredIdentifier {
     StoredIdentifier {
         id: Uuid::now_v7(),
         member_id: member,
@@ -66,7 +66,12 @@ fn identifier(member: Uuid, kind: &str, index: &str, sealed: &str) -> StoredIden
     }
 }
 
-fn merge(id: Uuid, survivor_id: Uuid, source_id: Uuid, before: &StoredMember) -> StoredMerge {
+fn merge(
+    id: Uuid,
+    survivor_id: MemberId,
+    source_id: MemberId,
+    before: &StoredMember,
+) -> StoredMerge {
     StoredMerge {
         id,
         survivor_id,
@@ -330,7 +335,7 @@ async fn erasure_helpers_remove_what_identifies_a_member(db: TestDb) {
     let mut s = db.write().await;
     for (id, survivor_id, source_id) in [
         (merge_id, survivor.id, alias.id),
-        (unrelated_merge, other.id, Uuid::now_v7()),
+        (unrelated_merge, other.id, MemberId::new()),
     ] {
         merges::insert_merge(
             &mut s,
@@ -432,7 +437,7 @@ async fn merge_snapshots_are_walked_and_replaced(db: TestDb) {
     let mut written = Vec::new();
     for tenant in [a, a, a, b] {
         let mut s = db.write().await;
-        let entry = merge(Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), &before);
+        let entry = merge(Uuid::now_v7(), MemberId::new(), MemberId::new(), &before);
         merges::insert_merge(&mut s, tenant, &entry).await.unwrap();
         s.commit().await.unwrap();
         written.push((tenant, entry));
@@ -476,7 +481,7 @@ async fn merge_snapshots_are_walked_and_replaced(db: TestDb) {
             .unwrap()
     );
     assert!(
-        !reseal::replace_merge_snapshot(&mut s, *tenant, Uuid::now_v7(), entry.id, &fresh)
+        !reseal::replace_merge_snapshot(&mut s, *tenant, MemberId::new(), entry.id, &fresh)
             .await
             .unwrap()
     );

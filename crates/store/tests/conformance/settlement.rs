@@ -6,7 +6,7 @@
 use crate::fixtures::seed_tenant;
 use crate::harness::{TestDb, walk_pages};
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::{StoreId, TenantId};
+use huiyuan_domain::ids::{MemberId, StoreId, TenantId};
 use huiyuan_domain::ledger::Draw;
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::ledger::{self, Entry, StoredLot};
@@ -113,7 +113,7 @@ async fn policies_and_split_rules_round_trip_per_tenant(db: TestDb) {
 async fn post(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     kind: &str,
     amount: i64,
     (debit, credit): (&str, &str),
@@ -141,7 +141,7 @@ async fn post(
 async fn lot(
     s: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     format: Option<Uuid>,
     points: i64,
     at: OffsetDateTime,
@@ -166,7 +166,7 @@ async fn period_sums_aggregate_by_recorded_time_and_issuing_format(db: TestDb) {
     let (tenant, other) = (seed_tenant(&db).await, seed_tenant(&db).await);
     let (fa, fb) = (Uuid::now_v7(), Uuid::now_v7());
     let (issuance_a, redemption_b) = (format!("issuance:{fa}"), format!("redemption:{fb}"));
-    let (member, survivor) = (Uuid::now_v7(), Uuid::now_v7());
+    let (member, survivor) = (MemberId::new(), MemberId::new());
     let (from, until) = (
         datetime!(2026-11-01 00:00 UTC),
         datetime!(2026-12-01 00:00 UTC),
@@ -554,7 +554,7 @@ async fn statements_close_once_and_never_overlap(db: TestDb) {
 fn order(
     store: Option<Uuid>,
     format: Uuid,
-    member: Option<Uuid>,
+    member: Option<MemberId>,
     external: &str,
     occurred_at: OffsetDateTime,
 ) -> StoredOrder {
@@ -588,7 +588,7 @@ async fn orders_list_within_a_scope_and_filters(db: TestDb) {
         Uuid::now_v7(),
         Uuid::now_v7(),
         Uuid::now_v7(),
-        Uuid::now_v7(),
+        MemberId::new(),
     );
     let t = datetime!(2026-11-20 10:00 UTC);
     let at_a = order(Some(a), format, Some(member), "A-1", t);

@@ -4,7 +4,7 @@
 
 use crate::fixtures::seed_tenant;
 use crate::harness::{TestDb, walk_pages};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::tiers::{
     Basis, Benefits, ChangeReason, Evaluation, Override, TierChange, TierLadder, TierLevel,
     TierState, Window,
@@ -85,7 +85,7 @@ async fn the_ladder_round_trips_and_is_replaced(db: TestDb) {
 async fn states_change_only_at_the_version_read(db: TestDb) {
     let tenant = seed_tenant(&db).await;
     let other = seed_tenant(&db).await;
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let now = utc_now();
     let mut s = db.write().await;
     assert_eq!(tiers::state(&mut s, tenant, member).await.unwrap(), None);
@@ -145,11 +145,11 @@ async fn due_members_are_those_to_evaluate_or_with_expired_overrides(db: TestDb)
         reason: "trial".to_owned(),
     };
     let (due_early, due_now, later, expired, lowest) = (
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
+        MemberId::new(),
+        MemberId::new(),
+        MemberId::new(),
+        MemberId::new(),
+        MemberId::new(),
     );
     let mut s = db.write().await;
     let rows = [
@@ -180,7 +180,7 @@ async fn due_members_are_those_to_evaluate_or_with_expired_overrides(db: TestDb)
     tiers::insert_state(
         &mut s,
         other,
-        Uuid::now_v7(),
+        MemberId::new(),
         &state("gold", Some(now), None),
         now,
     )
@@ -203,7 +203,7 @@ async fn due_members_are_those_to_evaluate_or_with_expired_overrides(db: TestDb)
         tiers::due_members(&mut s, tenant, now - time::Duration::days(4), 10)
             .await
             .unwrap(),
-        Vec::<Uuid>::new()
+        Vec::<MemberId>::new()
     );
 }
 
@@ -221,7 +221,7 @@ fn change(reason: ChangeReason, from: &str, to: &str, at: OffsetDateTime) -> Tie
 
 async fn the_history_pages_oldest_first(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let at = datetime!(2026-01-10 04:00 UTC);
     let mut expected = vec![
         change(ChangeReason::Upgrade, "normal", "silver", at),
@@ -266,7 +266,7 @@ async fn the_history_pages_oldest_first(db: TestDb) {
     tiers::insert_change(
         &mut s,
         tenant,
-        Uuid::now_v7(),
+        MemberId::new(),
         Uuid::now_v7(),
         &expected[0],
         utc_now(),
@@ -298,7 +298,7 @@ async fn the_history_pages_oldest_first(db: TestDb) {
 async fn post(
     s: &mut huiyuan_store::Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     kind: &str,
     amount: i64,
     (debit, credit): (&str, &str),
@@ -323,7 +323,7 @@ async fn post(
 
 async fn tier_points_count_earning_less_clawbacks(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let (member, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let (member, other) = (MemberId::new(), MemberId::new());
     let t = datetime!(2026-06-01 04:00 UTC);
     let day = time::Duration::days(1);
     let mut s = db.write().await;
@@ -450,7 +450,7 @@ async fn tier_points_count_earning_less_clawbacks(db: TestDb) {
 }
 
 fn order(
-    member: Option<Uuid>,
+    member: Option<MemberId>,
     total: i64,
     points: i64,
     coupons: i64,
@@ -482,7 +482,7 @@ fn order(
 
 async fn spend_counts_money_paid_less_refunds(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let t = datetime!(2026-06-01 04:00 UTC);
     let day = time::Duration::days(1);
     let mut s = db.write().await;
@@ -493,7 +493,7 @@ async fn spend_counts_money_paid_less_refunds(db: TestDb) {
         order(Some(member), 5_000, 4_000, 0, 5_000, t + day),
         order(Some(member), 99_900, 0, 0, 0, t - day * 400),
         order(None, 50_000, 0, 0, 0, t),
-        order(Some(Uuid::now_v7()), 50_000, 0, 0, 0, t),
+        order(Some(MemberId::new()), 50_000, 0, 0, 0, t),
     ] {
         orders::insert_order(&mut s, tenant, &row, &[], &[])
             .await

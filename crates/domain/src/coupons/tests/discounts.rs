@@ -9,7 +9,7 @@ fn applied(outcome: &Outcome) -> &Applied {
 #[test]
 fn cash_off_above_a_threshold_covers_eligible_lines_only() {
     let t = template(spec(cash_off(2_000, 10_000)));
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let mut tobacco = line("cig", &["tobacco"], 5_000);
     tobacco.excluded = true;
     let basket = cart(vec![
@@ -38,7 +38,7 @@ fn percent_off_is_capped_and_applies_after_cash_off() {
         threshold_fen: 0,
     }));
     let cash = template(spec(cash_off(3_000, 0)));
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let basket = cart(vec![line("a", &[], 12_000)]);
     // Alone: 12% of ¥120 is ¥14.40, capped at ¥10.
     let alone = compute_discounts(&[offer(&percent, member)], &basket, &shanghai());
@@ -62,7 +62,7 @@ fn percent_off_is_capped_and_applies_after_cash_off() {
 
 #[test]
 fn exclusive_coupons_stand_alone_and_stacking_is_mutual() {
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let mut alone = spec(cash_off(1_000, 0));
     alone.stacking = Stacking::Exclusive;
     let alone = template(alone);
@@ -101,7 +101,7 @@ fn exclusive_coupons_stand_alone_and_stacking_is_mutual() {
 
 #[test]
 fn applicability_checks_place_person_date_and_lines() {
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let basket = cart(vec![
         line("lipstick", &["beauty", "makeup"], 30_000),
         line("cream", &["beauty", "skincare"], 20_000),
@@ -164,7 +164,7 @@ fn applicability_checks_place_person_date_and_lines() {
 
 #[test]
 fn gifts_take_one_unit_and_vouchers_take_nothing_off() {
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let gift = template(spec(Benefit::Gift {
         sku: "cake".into(),
         value_fen: Some(5_000),
@@ -196,7 +196,7 @@ fn gifts_take_one_unit_and_vouchers_take_nothing_off() {
 
 #[test]
 fn state_holder_and_duplicates_are_checked_first() {
-    let member = Uuid::now_v7();
+    let member = MemberId::new();
     let t = template(spec(cash_off(100, 0)));
     let mut basket = cart(vec![line("a", &[], 1_000)]);
     let mut used = offer(&t, member);
@@ -219,7 +219,7 @@ fn state_holder_and_duplicates_are_checked_first() {
             Some(Reason::DuplicateCoupon)
         ]
     );
-    basket.context.member_id = Some(Uuid::now_v7());
+    basket.context.member_id = Some(MemberId::new());
     let outcomes = compute_discounts(&[fine], &basket, &shanghai());
     assert_eq!(outcomes[0].result, Err(Reason::WrongMember));
 }

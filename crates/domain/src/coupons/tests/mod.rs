@@ -6,7 +6,7 @@ mod properties;
 mod templates;
 
 use super::*;
-use crate::ids::{ChannelId, FormatId, StoreId};
+use crate::ids::{ChannelId, FormatId, MemberId, StoreId};
 use jiff::tz::TimeZone;
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -55,7 +55,7 @@ pub(super) fn cash_off(amount_fen: i64, threshold_fen: i64) -> Benefit {
     }
 }
 
-pub(super) fn offer<'a>(template: &'a CouponTemplate, member: Uuid) -> CouponOffer<'a> {
+pub(super) fn offer<'a>(template: &'a CouponTemplate, member: MemberId) -> CouponOffer<'a> {
     CouponOffer {
         coupon_id: Uuid::now_v7(),
         member_id: member,

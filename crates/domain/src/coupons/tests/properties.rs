@@ -75,7 +75,7 @@ proptest! {
                 template(s)
             })
             .collect();
-        let member = Uuid::now_v7();
+        let member = MemberId::new();
         let offers: Vec<CouponOffer<'_>> = templates.iter().map(|t| offer(t, member)).collect();
         let mut basket = cart(lines);
         basket.shipping_fen = shipping_fen;

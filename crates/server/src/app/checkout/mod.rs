@@ -19,7 +19,7 @@ use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Access, Placement, Principal, RecordClass};
 use huiyuan_domain::checkout::{MAX_COUPONS, PointsAsCash, PointsRequest, Quote, QuoteError};
 use huiyuan_domain::coupons::{Cart, CartContext, CartLine, CouponOffer, Reason};
-use huiyuan_domain::ids::{ChannelId, FormatId, StoreId};
+use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, StoreId};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::Session;
 use huiyuan_store::checkout::{self as store, StoredCheckout, StoredCheckoutPolicy};
@@ -36,7 +36,7 @@ pub const MAX_HOLD_MINUTES: i64 = 24 * 60;
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// Coupon codes (or signed QR payloads) to use, at most 10.
     #[serde(default)]
     pub coupon_codes: Vec<String>,
@@ -60,7 +60,7 @@ pub struct CheckoutRequest {
 /// A priced checkout before anything is held.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuoteView {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub quote: Quote,
     /// The member's usable points now.
     pub points_available: i64,
@@ -141,7 +141,7 @@ pub async fn policy(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckoutView {
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// `reserved`, `confirmed`, `cancelled` or `expired` (a reservation past `expires_at` shows
     /// `expired` even before the expiry job has released it).
     pub state: String,
@@ -314,7 +314,7 @@ pub async fn price(
     session: &mut Session,
     vault: &Vault,
     caller: &Principal,
-    member: Uuid,
+    member: MemberId,
     request: &CheckoutRequest,
     now: OffsetDateTime,
 ) -> ApiResult<Priced> {

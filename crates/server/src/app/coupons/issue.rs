@@ -14,6 +14,7 @@ use crate::app::mutation::Mutation;
 use huiyuan_domain::coupons::calendar::end_of_local_day;
 use huiyuan_domain::coupons::{CouponCode, CouponState, IssueSource, TemplateStatus, code};
 use huiyuan_domain::identity::MemberStatus;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::coupons::{self as store, StoredCoupon};
 use huiyuan_store::members;
@@ -66,7 +67,7 @@ fn quota_exhausted(which: &str) -> ApiError {
 pub async fn issue_in_tx(
     m: &mut Mutation,
     template_id: Uuid,
-    member_id: Uuid,
+    member_id: MemberId,
     source: IssueSource,
     natural_key: Option<&str>,
 ) -> ApiResult<Issued> {
@@ -172,7 +173,7 @@ pub async fn issue_in_tx(
 }
 
 /// Returns quota taken for a coupon that was not issued after all.
-async fn give_back(m: &mut Mutation, template: Uuid, member: Option<Uuid>) -> ApiResult<()> {
+async fn give_back(m: &mut Mutation, template: Uuid, member: Option<MemberId>) -> ApiResult<()> {
     store::give_back_quota(&mut m.session, m.tenant, template, member).await?;
     Ok(())
 }
@@ -196,7 +197,7 @@ pub struct IssueInput {
     pub template_id: Uuid,
     /// The members to issue one coupon each to (1 to 1000).
     #[serde(default)]
-    pub member_ids: Vec<Uuid>,
+    pub member_ids: Vec<MemberId>,
     /// A segment to issue to. Segments are not available yet: naming one is refused with 422.
     pub segment_id: Option<Uuid>,
     /// The caller's reference for this issue (a campaign or batch id, 1–64 characters): issuing
@@ -205,7 +206,7 @@ pub struct IssueInput {
 }
 
 impl IssueInput {
-    fn check(&self) -> Result<Vec<Uuid>, crate::app::error::ApiError> {
+    fn check(&self) -> Result<Vec<MemberId>, crate::app::error::ApiError> {
         let mut errors = huiyuan_domain::validation::FieldErrors::new();
         if self.segment_id.is_some() {
             errors.push(FieldError::new(

@@ -20,7 +20,7 @@ use huiyuan_domain::coupons::{
     Applied, Cart, CartContext, CartLine, CouponCode, CouponOffer, CouponState, Reason,
     compute_discounts,
 };
-use huiyuan_domain::ids::{ChannelId, FormatId, StoreId, TenantId};
+use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, StoreId, TenantId};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::coupons::redemptions::{self as journal, SettlementRecord, StoredRedemption};
 use huiyuan_store::coupons::{self as store, StoredCoupon, StoredTemplate};
@@ -53,7 +53,7 @@ pub struct CartInput {
     /// Needed only without a store, on a group-wide channel.
     pub format_id: Option<FormatId>,
     /// The member at the till, when identified: someone else's coupon does not apply.
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     /// Redemption only: the till's or channel's order number. Redeeming again with the same
     /// reference answers the same redemption; a full refund of that order reverses it.
     pub order_ref: Option<String>,

@@ -10,7 +10,7 @@ use crate::app::state::AppState;
 use huiyuan_domain::auth::Actor;
 use huiyuan_domain::coupons::IssueSource;
 use huiyuan_domain::coupons::calendar::{local_date, start_of_local_date};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::tiers::TierChange;
 use huiyuan_store::coupons::{self as store, AutoRule};
 use std::sync::Mutex;
@@ -26,7 +26,7 @@ const BIRTHDAY_INTERVAL: time::Duration = time::Duration::hours(1);
 async fn issue_or_skip(
     m: &mut Mutation,
     template: Uuid,
-    member: Uuid,
+    member: MemberId,
     source: IssueSource,
     key: &str,
 ) -> ApiResult<bool> {
@@ -42,7 +42,7 @@ async fn issue_or_skip(
 }
 
 /// The registration coupons, the same from every channel; called once a member is created.
-pub async fn on_registered(m: &mut Mutation, member: Uuid) -> ApiResult<()> {
+pub async fn on_registered(m: &mut Mutation, member: MemberId) -> ApiResult<()> {
     for template in store::auto_templates(&mut m.session, m.tenant, AutoRule::Registration).await? {
         let id = template.template.id;
         let key = format!("registration:{id}:{member}");
@@ -52,7 +52,11 @@ pub async fn on_registered(m: &mut Mutation, member: Uuid) -> ApiResult<()> {
 }
 
 /// The coupons of an upgrade to `change.to`; called after an upgrade is recorded.
-pub async fn on_tier_upgrade(m: &mut Mutation, member: Uuid, change: &TierChange) -> ApiResult<()> {
+pub async fn on_tier_upgrade(
+    m: &mut Mutation,
+    member: MemberId,
+    change: &TierChange,
+) -> ApiResult<()> {
     for template in store::auto_templates(&mut m.session, m.tenant, AutoRule::TierUpgrade).await? {
         if !template
             .template
@@ -91,7 +95,7 @@ fn birthday_keys(today: Date) -> Vec<String> {
 /// birthday template, once a year; answers how many were issued. Safe on several nodes: the
 /// natural key `birthday:<template>:<member>:<year>` makes a twin run find them issued.
 pub async fn issue_birthday_coupons(app: &AppState, now: OffsetDateTime) -> ApiResult<u64> {
-    let mut work: Vec<(TenantId, Uuid, Uuid, i32)> = Vec::new();
+    let mut work: Vec<(TenantId, Uuid, MemberId, i32)> = Vec::new();
     {
         let mut session = app.store.read().await?;
         for tenant in huiyuan_store::tenants::list(&mut session, 10_000).await? {

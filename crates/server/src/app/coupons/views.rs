@@ -3,7 +3,7 @@
 use crate::app::profile::SectionFuture;
 use crate::app::vault::Vault;
 use huiyuan_domain::coupons::{Benefit, CouponState, CouponTemplate, EffectiveState, IssueSource};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_store::coupons::redemptions::StoredRedemption;
 use huiyuan_store::coupons::{self as store, StoredCoupon, StoredTemplate};
 use huiyuan_store::{Session, utc_now};
@@ -46,7 +46,7 @@ pub struct CouponView {
     /// What the coupon's QR code encodes: the code with a signature (`C1.<code>.<tag>`); either
     /// form is accepted wherever a code is.
     pub qr_payload: String,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub template_id: Uuid,
     pub name: String,
     pub benefit: Benefit,
@@ -151,7 +151,7 @@ impl From<StoredRedemption> for RedemptionView {
 
 /// The member profile's `coupons` summary: how many are available, used and expired, and the
 /// available coupon expiring first.
-pub fn coupons_section(s: &mut Session, tenant: TenantId, member: Uuid) -> SectionFuture<'_> {
+pub fn coupons_section(s: &mut Session, tenant: TenantId, member: MemberId) -> SectionFuture<'_> {
     Box::pin(async move {
         let summary = store::member_summary(s, tenant, member, utc_now()).await?;
         if summary.available + summary.used + summary.expired == 0 {

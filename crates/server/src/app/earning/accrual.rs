@@ -9,7 +9,7 @@ use huiyuan_domain::earning::{
     Accrual, EarnedSoFar, EarningContext, EarningRule, Evaluation, LineFacts, MemberFacts,
     OrderFacts, day_window, evaluate,
 };
-use huiyuan_domain::ids::{ChannelId, FormatId, StoreId, TenantId};
+use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, StoreId, TenantId};
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::order_intake::RuleWindow;
 use huiyuan_store::orders::{self, RuleAccrual, StoredLine, StoredOrder};
@@ -101,7 +101,7 @@ pub fn counter_reads<'r>(
 pub async fn context(
     session: &mut Session,
     tenant: TenantId,
-    member: Option<Uuid>,
+    member: Option<MemberId>,
     rules: &[EarningRule],
     occurred_at: OffsetDateTime,
     tz: &jiff::tz::TimeZone,
@@ -166,7 +166,7 @@ pub async fn member_tier(
     session: &mut Session,
     tenant: TenantId,
     config: &TenantConfig,
-    member: Option<Uuid>,
+    member: Option<MemberId>,
     format_code: Option<&str>,
 ) -> ApiResult<TierEarning> {
     let (Some(ladder), Some(member)) = (&config.ladder, member) else {
@@ -199,7 +199,7 @@ pub async fn evaluate_order(
     session: &mut Session,
     tenant: TenantId,
     config: &TenantConfig,
-    member: Option<(Uuid, &TierEarning)>,
+    member: Option<(MemberId, &TierEarning)>,
     facts: &OrderFacts,
     counted: Option<Vec<i64>>,
 ) -> ApiResult<Evaluation> {
@@ -314,7 +314,7 @@ pub async fn accrue_order(
 /// Takes the member's balance row for this transaction while the member is still active: the
 /// member was resolved before the transaction, so a merge or deactivation that committed since
 /// is caught here (the client retries and gets the answer for the member's new state).
-pub async fn lock_member(m: &mut Mutation, member: Uuid) -> ApiResult<i64> {
+pub async fn lock_member(m: &mut Mutation, member: MemberId) -> ApiResult<i64> {
     huiyuan_store::ledger::lock_active_balance(&mut m.session, m.tenant, member, m.now)
         .await?
         .ok_or_else(member_changed)

@@ -9,12 +9,11 @@ use crate::app::ledger::issuance_account;
 use crate::app::mutation::Mutation;
 use crate::app::tenancy::zone::tenant_zone;
 use crate::app::vault::Vault;
-use huiyuan_domain::ids::StoreId;
+use huiyuan_domain::ids::{MemberId, StoreId};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::{event_rewards, org};
 use time::Date;
-use uuid::Uuid;
 
 pub(super) async fn check_in(
     m: &mut Mutation,
@@ -198,7 +197,7 @@ pub(super) async fn profile_completed(
 /// event of today; nothing when worth 0 or already granted.
 pub(super) async fn once(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     kind: &str,
     subject: String,
     award: Award,

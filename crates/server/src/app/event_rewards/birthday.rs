@@ -8,11 +8,10 @@ use crate::app::event_rewards::{BIRTHDAY_BATCH, BIRTHDAY_INTERVAL};
 use crate::app::state::AppState;
 use crate::app::tenancy::zone::tenant_zone;
 use huiyuan_domain::auth::Actor;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_store::event_rewards;
 use std::sync::Mutex;
 use time::{Date, Month, OffsetDateTime};
-use uuid::Uuid;
 
 /// Every `MM-DD` that counts as a birthday on `today`: 29 February birthdays are kept on 28
 /// February in years without one.
@@ -72,7 +71,7 @@ pub async fn grant_birthday_rewards(app: &AppState, now: OffsetDateTime) -> ApiR
 pub(super) async fn birthday_reward(
     app: &AppState,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     today: Date,
     now: OffsetDateTime,
 ) -> ApiResult<bool> {

@@ -1,5 +1,6 @@
 //! What an event answers: the grants made, the streak, the next milestone.
 
+use huiyuan_domain::ids::MemberId;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use utoipa::ToSchema;
@@ -33,7 +34,7 @@ pub struct EventOutcome {
     pub event_id: Option<Uuid>,
     #[serde(rename = "type")]
     pub kind: String,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// The tenant-local calendar day the event counts on, `YYYY-MM-DD`.
     pub local_day: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -58,7 +59,12 @@ pub struct EventOutcome {
 }
 
 impl EventOutcome {
-    pub(super) fn new(kind: &str, member: Uuid, day: Date, occurred_at: OffsetDateTime) -> Self {
+    pub(super) fn new(
+        kind: &str,
+        member: MemberId,
+        day: Date,
+        occurred_at: OffsetDateTime,
+    ) -> Self {
         Self {
             event_id: None,
             kind: kind.to_owned(),

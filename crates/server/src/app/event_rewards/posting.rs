@@ -5,6 +5,7 @@ use crate::app::event_rewards::REWARD_KIND;
 use crate::app::event_rewards::outcome::{EventOutcome, Grant};
 use crate::app::ledger::{self, Posting};
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::LedgerAccount;
 use huiyuan_store::event_rewards::{self, MemberEvent};
 use serde_json::json;
@@ -37,7 +38,7 @@ impl Award {
 /// Posts the award unless it is worth nothing or its natural key was already posted.
 pub(super) async fn grant(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     award: Award,
     tz: &jiff::tz::TimeZone,
 ) -> ApiResult<Option<Grant>> {
@@ -103,7 +104,7 @@ pub(super) async fn finish(m: &mut Mutation, mut outcome: EventOutcome) -> ApiRe
 
 pub(super) fn new_event(
     m: &Mutation,
-    member: Uuid,
+    member: MemberId,
     kind: &str,
     subject: String,
     day: Date,

@@ -5,12 +5,12 @@ use crate::app::event_rewards::activity::once;
 use crate::app::event_rewards::posting::Award;
 use crate::app::mutation::Mutation;
 use huiyuan_domain::identity::MemberStatus;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_store::members;
 use huiyuan_store::members::StoredMember;
-use uuid::Uuid;
 
 /// The registration reward, the same from every channel; called once a member is created.
-pub async fn on_registered(m: &mut Mutation, member: Uuid) -> ApiResult<()> {
+pub async fn on_registered(m: &mut Mutation, member: MemberId) -> ApiResult<()> {
     let points = crate::app::event_rewards::config::load(&mut m.session, m.tenant)
         .await?
         .registration_points;
@@ -27,7 +27,7 @@ pub async fn on_registered(m: &mut Mutation, member: Uuid) -> ApiResult<()> {
 /// The referral reward to whoever referred `referee_member_id`, when the referee's first order is
 /// paid. Nothing when the member was not referred, the referrer is no longer active, the reward
 /// is off or was already granted.
-pub async fn on_first_paid_order(m: &mut Mutation, referee_member_id: Uuid) -> ApiResult<()> {
+pub async fn on_first_paid_order(m: &mut Mutation, referee_member_id: MemberId) -> ApiResult<()> {
     let points = crate::app::event_rewards::config::load(&mut m.session, m.tenant)
         .await?
         .referral_points;

@@ -17,7 +17,7 @@ use crate::app::profile::SectionFuture;
 use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Access, Denied, Principal, RecordClass};
 use huiyuan_domain::identity::MemberStatus;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::Session;
 use huiyuan_store::members::merges::{self, MEMBER_OWNED, StoredMerge};
@@ -32,14 +32,14 @@ const SUMMARY_SOURCES: i64 = 5;
 
 /// A member as `visible_member` found it: the row past any merge alias, and the id asked for
 /// when that was an alias.
-pub type Found = (StoredMember, Option<Uuid>);
+pub type Found = (StoredMember, Option<MemberId>);
 
 /// What a merge did.
 #[derive(Clone, Debug)]
 pub struct Merged {
     pub merge_id: Uuid,
-    pub survivor_id: Uuid,
-    pub source_id: Uuid,
+    pub survivor_id: MemberId,
+    pub source_id: MemberId,
     /// Rows moved to the survivor, per member-owned table.
     pub moved: BTreeMap<String, usize>,
     /// Rows left with the source because the survivor already holds their like, per table.
@@ -52,8 +52,8 @@ pub struct Merged {
 #[derive(Clone, Debug)]
 pub struct Unmerged {
     pub merge_id: Uuid,
-    pub survivor_id: Uuid,
-    pub source_id: Uuid,
+    pub survivor_id: MemberId,
+    pub source_id: MemberId,
     /// Rows moved back to the source, per table (fewer than moved when some were deleted since).
     pub moved_back: BTreeMap<String, u64>,
     /// Profile fields emptied again on the survivor (those changed since the merge stay).
@@ -199,7 +199,7 @@ fn require_active(field: &str, row: &StoredMember) -> ApiResult<()> {
 }
 
 /// Reads a member again after locking it: what was read before the lock may be stale.
-async fn reread(m: &mut Mutation, id: Uuid) -> ApiResult<StoredMember> {
+async fn reread(m: &mut Mutation, id: MemberId) -> ApiResult<StoredMember> {
     members::get_member(&mut m.session, m.tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found("member"))
@@ -429,7 +429,11 @@ pub async fn unmerge(
 }
 
 /// The merge `id` into `survivor`, or the latest one in effect; a 404 when there is none.
-async fn find_merge(m: &mut Mutation, survivor: Uuid, id: Option<Uuid>) -> ApiResult<StoredMerge> {
+async fn find_merge(
+    m: &mut Mutation,
+    survivor: MemberId,
+    id: Option<Uuid>,
+) -> ApiResult<StoredMerge> {
     let found = match id {
         Some(id) => merges::get_merge(&mut m.session, m.tenant, survivor, id).await?,
         None => merges::latest_open_merge(&mut m.session, m.tenant, survivor).await?,
@@ -442,13 +446,13 @@ async fn find_merge(m: &mut Mutation, survivor: Uuid, id: Option<Uuid>) -> ApiRe
 
 /// The `merges` profile section: the merges into this member in effect — how many, the latest
 /// sources (newest first) and when the last one happened. Absent for a member never merged into.
-pub fn merges_section(s: &mut Session, tenant: TenantId, member: Uuid) -> SectionFuture<'_> {
+pub fn merges_section(s: &mut Session, tenant: TenantId, member: MemberId) -> SectionFuture<'_> {
     Box::pin(async move {
         let (count, latest) = merges::merges_in_effect(s, tenant, member, SUMMARY_SOURCES).await?;
         let Some(last) = latest.first() else {
             return Ok(None);
         };
-        let merged_from: Vec<Uuid> = latest.iter().map(|merge| merge.source_id).collect();
+        let merged_from: Vec<MemberId> = latest.iter().map(|merge| merge.source_id).collect();
         Ok(Some(json!({
             "count": count,
             "merged_from": merged_from,
@@ -467,7 +471,7 @@ mod tests {
     fn member(id: u128) -> StoredMember {
         let now = utc_now();
         StoredMember {
-            id: Uuid::from_u128(id),
+            id: MemberId(Uuid::from_u128(id)),
             seq: 1,
             member_no: "000000018".into(),
             status: "active".into(),

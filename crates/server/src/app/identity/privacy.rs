@@ -27,7 +27,7 @@ use crate::app::state::AppState;
 use huiyuan_domain::audit::AuditEntry;
 use huiyuan_domain::auth::{Access, Principal};
 use huiyuan_domain::identity::{ConsentChannel, MemberStatus};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::audit::{self, AuditFilter};
 use huiyuan_store::members::{self, StoredConsent, StoredMember};
@@ -51,7 +51,7 @@ const AUDIT_PAGE: u32 = 200;
 /// A member merged into the exported one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MergedMember {
-    pub id: Uuid,
+    pub id: MemberId,
     pub member_no: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -73,8 +73,8 @@ pub struct ConsentDecision {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MergeRecord {
     pub id: Uuid,
-    pub survivor_id: Uuid,
-    pub source_id: Uuid,
+    pub survivor_id: MemberId,
+    pub source_id: MemberId,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -121,7 +121,7 @@ pub enum ErasureReason {
 /// What an erasure did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Erasure {
-    pub id: Uuid,
+    pub id: MemberId,
     pub member_no: String,
     /// Always `erased`.
     pub status: String,
@@ -138,12 +138,12 @@ pub async fn build_export(
     session: &mut Session,
     app: &AppState,
     caller: &Principal,
-    id: Uuid,
+    id: MemberId,
 ) -> ApiResult<MemberExport> {
     let tenant = caller.tenant_id;
     let (row, resolved_from) = visible_member(session, caller, id, Access::Read).await?;
     let merged = merged_members(session, tenant, row.id).await?;
-    let people: Vec<Uuid> = std::iter::once(row.id)
+    let people: Vec<MemberId> = std::iter::once(row.id)
         .chain(merged.iter().map(|m| m.id))
         .collect();
     let mut consent_history = Vec::new();
@@ -213,7 +213,7 @@ pub async fn build_export(
 async fn audit_trail(
     session: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     trail: &mut Vec<AuditEntry>,
 ) -> ApiResult<bool> {
     let filter = AuditFilter {
@@ -242,7 +242,7 @@ async fn audit_trail(
 async fn merged_members(
     session: &mut Session,
     tenant: TenantId,
-    survivor: Uuid,
+    survivor: MemberId,
 ) -> ApiResult<Vec<StoredMember>> {
     let mut found: Vec<StoredMember> = Vec::new();
     let mut next = 0;
@@ -269,7 +269,7 @@ async fn merged_members(
 pub async fn erase(
     m: &mut Mutation,
     scope: &Principal,
-    id: Uuid,
+    id: MemberId,
     reason: ErasureReason,
 ) -> ApiResult<Erasure> {
     let (row, _) = locked_member(&mut m.session, scope, id).await?;
@@ -347,7 +347,7 @@ async fn scrub(m: &mut Mutation, mut row: StoredMember, status: MemberStatus) ->
 }
 
 /// Records a withdrawal for every channel whose latest decision is a grant; returns how many.
-async fn withdraw_consents(m: &mut Mutation, member: Uuid) -> ApiResult<usize> {
+async fn withdraw_consents(m: &mut Mutation, member: MemberId) -> ApiResult<usize> {
     let history = members::list_consents(&mut m.session, m.tenant, member).await?;
     let granted: Vec<String> = current_consents(history)
         .into_iter()

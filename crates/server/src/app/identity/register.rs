@@ -11,7 +11,7 @@ use huiyuan_domain::auth::{Access, Principal, RecordClass};
 use huiyuan_domain::identity::{
     ConsentChannel, Identifier, IdentifierInput, MemberNo, MemberStatus, Profile, ProfileInput,
 };
-use huiyuan_domain::ids::{ChannelId, StaffId, StoreId};
+use huiyuan_domain::ids::{ChannelId, MemberId, StaffId, StoreId};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::members::{self, StoredConsent, StoredIdentifier, StoredMember};
 use huiyuan_store::{auth, org};
@@ -118,15 +118,15 @@ impl Registration {
 /// The outcome: a new member, or the one an identifier already named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Registered {
-    Created(Uuid),
-    Existing(Uuid),
+    Created(MemberId),
+    Existing(MemberId),
 }
 
 /// Identifiers in stored form.
 fn stored_identifiers(
     vault: &Vault,
     policy: &IdentityPolicy,
-    member: Uuid,
+    member: MemberId,
     identifiers: &[Identifier],
     now: time::OffsetDateTime,
 ) -> Vec<StoredIdentifier> {
@@ -150,7 +150,7 @@ async fn owners(
     vault: &Vault,
     policy: &IdentityPolicy,
     identifiers: &[Identifier],
-) -> ApiResult<BTreeSet<Uuid>> {
+) -> ApiResult<BTreeSet<MemberId>> {
     let mut found = BTreeSet::new();
     for identifier in identifiers.iter().filter(|i| policy.matches_people(i)) {
         let index = vault.blind_index(identifier.kind.as_str(), &identifier.key);
@@ -174,7 +174,7 @@ pub async fn bind_identifiers(
     m: &mut Mutation,
     vault: &Vault,
     policy: &IdentityPolicy,
-    member: Uuid,
+    member: MemberId,
     identifiers: &[Identifier],
 ) -> ApiResult<usize> {
     let existing = members::list_identifiers(&mut m.session, m.tenant, member).await?;
@@ -241,7 +241,7 @@ pub async fn register(
                 "the identifiers belong to different members ({}); merge them first",
                 found
                     .iter()
-                    .map(Uuid::to_string)
+                    .map(MemberId::to_string)
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -324,7 +324,7 @@ pub async fn register(
         return Err(huiyuan_domain::auth::Denied::OutOfScope.into());
     }
 
-    let member_id = Uuid::now_v7();
+    let member_id = MemberId::new();
     // Identifiers first: if another registration just took one, nothing of ours is left behind.
     let stored = stored_identifiers(vault, policy, member_id, &reg.identifiers, m.now);
     let mut inserted = Vec::new();
@@ -416,7 +416,7 @@ async fn existing(
     m: &mut Mutation,
     vault: &Vault,
     policy: &IdentityPolicy,
-    owner: Uuid,
+    owner: MemberId,
     identifiers: &[Identifier],
 ) -> ApiResult<Registered> {
     let bound = bind_identifiers(m, vault, policy, owner, identifiers).await?;

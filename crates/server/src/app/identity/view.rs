@@ -10,7 +10,7 @@ use huiyuan_domain::identity::identifier::{mask_email, mask_middle};
 use huiyuan_domain::identity::member::{mask_id_card, mask_name};
 use huiyuan_domain::identity::phone::mask_phone;
 use huiyuan_domain::identity::{Gender, IdentifierKind, Profile};
-use huiyuan_domain::ids::{FormatId, StaffId, StoreId, TenantId};
+use huiyuan_domain::ids::{FormatId, MemberId, StaffId, StoreId, TenantId};
 use huiyuan_store::Session;
 use huiyuan_store::members::{self, StoredConsent, StoredIdentifier, StoredMember};
 use serde::Serialize;
@@ -64,12 +64,12 @@ pub struct SourceView {
 /// A member as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberView {
-    pub id: Uuid,
+    pub id: MemberId,
     pub member_no: String,
     /// `active`, `merged` or `erased`.
     pub status: String,
     /// Set when the id asked for was merged into this member.
-    pub resolved_from: Option<Uuid>,
+    pub resolved_from: Option<MemberId>,
     pub profile: ProfileView,
     pub identifiers: Vec<IdentifierView>,
     /// Current consent per outreach channel (latest decision).
@@ -78,7 +78,7 @@ pub struct MemberView {
     pub guide_id: Option<Uuid>,
     pub preferred_store_id: Option<Uuid>,
     pub referral_code: String,
-    pub referred_by: Option<Uuid>,
+    pub referred_by: Option<MemberId>,
     /// Whether personal fields are masked in this answer.
     pub pii_masked: bool,
     /// Summaries other capabilities add (points, tier, coupons …).
@@ -175,7 +175,7 @@ pub async fn member_view(
     tenant: TenantId,
     row: StoredMember,
     reveal: bool,
-    resolved_from: Option<Uuid>,
+    resolved_from: Option<MemberId>,
 ) -> ApiResult<MemberView> {
     let profile = open_profile(vault, &row).map_err(ApiError::internal)?;
     let identifiers = members::list_identifiers(session, tenant, row.id).await?;
@@ -218,8 +218,8 @@ pub async fn member_view(
 pub async fn resolve(
     session: &mut Session,
     tenant: TenantId,
-    id: Uuid,
-) -> ApiResult<Option<(StoredMember, Option<Uuid>)>> {
+    id: MemberId,
+) -> ApiResult<Option<(StoredMember, Option<MemberId>)>> {
     let mut current = id;
     for _ in 0..16 {
         let Some(row) = members::get_member(session, tenant, current).await? else {

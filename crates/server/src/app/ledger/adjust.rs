@@ -5,6 +5,7 @@ use crate::app::access::visible_member;
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
 use crate::app::tenancy::zone::tenant_zone;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::auth::{Access, Principal};
 use huiyuan_domain::ledger::{Adjustment, LedgerAccount};
 use huiyuan_domain::validation::FieldError;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 pub async fn adjust_by_hand(
     m: &mut Mutation,
     caller: &Principal,
-    id: Uuid,
+    id: MemberId,
     adjustment: &Adjustment,
 ) -> ApiResult<Entry> {
     let (member, _) = visible_member(&mut m.session, caller, id, Access::Write).await?;
@@ -48,7 +49,7 @@ pub async fn adjust_by_hand(
 /// below zero). Reason required.
 pub async fn adjust(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     delta: i64,
     reason: &str,
     natural_key: Option<String>,

@@ -4,6 +4,7 @@
 use super::{Posting, already_posted, append, entry, settle_member, stored_account};
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
 use uuid::Uuid;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 /// `posting.natural_key`.
 pub async fn reverse_spend(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     spend: &Entry,
     posting: &Posting,
     tz: &jiff::tz::TimeZone,
@@ -121,7 +122,7 @@ pub async fn issuing_formats(
 /// change. Posted once per `posting.natural_key`.
 pub async fn move_held(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     held: &Entry,
     kind: &str,
     to: LedgerAccount,

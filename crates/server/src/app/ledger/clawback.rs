@@ -3,6 +3,7 @@
 use super::{Posting, already_posted, append, entry, issuance_account, settle_member};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{Draw, LedgerAccount, plan_spend};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
 use uuid::Uuid;
@@ -31,7 +32,7 @@ pub struct Clawback {
 /// happened to the points).
 pub async fn clawback(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     points: i64,
     own_lot: Option<Uuid>,
     posting: &Posting,

@@ -3,6 +3,7 @@
 use super::{Posting, already_posted, entry};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot, StoredPolicy};
 use time::Duration;
@@ -13,7 +14,7 @@ use uuid::Uuid;
 #[allow(clippy::too_many_arguments)] // each is a distinct fact of the posting
 pub async fn earn(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     points: i64,
     tier_points: i64,
     kind: &str,
@@ -55,7 +56,7 @@ pub async fn earn(
 #[allow(clippy::too_many_arguments)] // each is a distinct fact of the posting
 pub async fn earn_new(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     points: i64,
     tier_points: i64,
     kind: &str,

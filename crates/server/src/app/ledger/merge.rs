@@ -6,6 +6,7 @@
 
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{Draw, LedgerAccount, plan_spend};
 use huiyuan_store::ledger::{self, BalanceChange, Entry};
 use uuid::Uuid;
@@ -19,8 +20,8 @@ async fn transfer(
     transit: &LedgerAccount,
     account: &LedgerAccount,
     amount: i64,
-    from: Uuid,
-    to: Uuid,
+    from: MemberId,
+    to: MemberId,
     lots: Vec<Draw>,
 ) -> ApiResult<()> {
     if amount == 0 {
@@ -98,7 +99,7 @@ async fn transfer(
 
 /// Trims released lots down to what the available balance says (an overdraft repaid by points
 /// that arrived with a merge), first to expire first.
-async fn align_lots(m: &mut Mutation, member: Uuid) -> ApiResult<()> {
+async fn align_lots(m: &mut Mutation, member: MemberId) -> ApiResult<()> {
     let target = ledger::balance(&mut m.session, m.tenant, member)
         .await?
         .available
@@ -134,8 +135,8 @@ async fn align_lots(m: &mut Mutation, member: Uuid) -> ApiResult<()> {
 pub async fn merge_points(
     m: &mut Mutation,
     merge_id: Uuid,
-    source: Uuid,
-    survivor: Uuid,
+    source: MemberId,
+    survivor: MemberId,
 ) -> ApiResult<()> {
     let balance = ledger::balance(&mut m.session, m.tenant, source).await?;
     let lots = ledger::open_lots(&mut m.session, m.tenant, source).await?;
@@ -182,8 +183,8 @@ pub async fn merge_points(
 pub async fn unmerge_points(
     m: &mut Mutation,
     merge_id: Uuid,
-    source: Uuid,
-    survivor: Uuid,
+    source: MemberId,
+    survivor: MemberId,
 ) -> ApiResult<()> {
     let key = format!("merge:{merge_id}");
     let mut moved = Vec::new();

@@ -9,7 +9,7 @@
 
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::Session;
 use huiyuan_store::ledger::{self, Entry};
@@ -59,7 +59,7 @@ pub struct Posting {
 
 #[allow(clippy::too_many_arguments)] // one field per fact of the entry; a builder would only rename them
 fn entry(
-    member: Uuid,
+    member: MemberId,
     kind: &str,
     amount: i64,
     debit: LedgerAccount,
@@ -109,7 +109,7 @@ async fn append(m: &mut Mutation, entry: &Entry) -> ApiResult<()> {
 pub fn points_section<'a>(
     session: &'a mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> crate::app::profile::SectionFuture<'a> {
     Box::pin(async move {
         let balance = ledger::balance(session, tenant, member).await?;

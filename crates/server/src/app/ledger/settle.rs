@@ -3,13 +3,14 @@
 use super::{Posting, append, entry};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger;
 use uuid::Uuid;
 
 /// Releases the member's pending lots whose window has passed and expires lots whose time has
 /// come; returns (released, expired) points. Idempotent: each lot is settled once.
-pub async fn settle_member(m: &mut Mutation, member: Uuid) -> ApiResult<(i64, i64)> {
+pub async fn settle_member(m: &mut Mutation, member: MemberId) -> ApiResult<(i64, i64)> {
     let (mut released, mut expired) = (0, 0);
     for lot in ledger::open_lots(&mut m.session, m.tenant, member).await? {
         let posting = Posting {

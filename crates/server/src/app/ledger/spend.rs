@@ -3,6 +3,7 @@
 use super::{Posting, already_posted, append, entry, settle_member};
 use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{LedgerAccount, plan_spend};
 use huiyuan_store::ledger::{self, Entry, StoredLot};
 use uuid::Uuid;
@@ -38,7 +39,7 @@ pub fn as_insufficient_points(error: ApiError) -> ApiError {
 /// and refused when too few points are available.
 pub async fn spend(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     points: i64,
     kind: &str,
     counter: LedgerAccount,

@@ -3,7 +3,7 @@
 
 use super::redeem::member_facts;
 use crate::app::error::{ApiError, ApiResult};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::mall::{Eligibility, limit_counters};
 use huiyuan_store::Session;
 use huiyuan_store::mall::{StoredReward, limits};
@@ -34,7 +34,7 @@ pub struct LimitUse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EligibilityView {
     pub reward_id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub quantity: i64,
     pub eligible: bool,
     pub reasons: Vec<Reason>,
@@ -51,7 +51,7 @@ pub async fn preview(
     session: &mut Session,
     tenant: TenantId,
     reward: &StoredReward,
-    member: Uuid,
+    member: MemberId,
     quantity: i64,
     now: OffsetDateTime,
 ) -> ApiResult<EligibilityView> {

@@ -14,6 +14,7 @@ use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Actor, Principal, RecordClass};
 use huiyuan_domain::coupons::IssueSource;
 use huiyuan_domain::identity::MemberStatus;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::mall::{
     Delivery, Eligibility, MemberFacts, RedemptionState, RewardKind, RewardSpec, initial_state,
     limit_counters,
@@ -35,7 +36,7 @@ const MAX_REFERENCE_LEN: usize = 128;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemRequest {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// Units, 1 to the reward's `max_quantity` (default 1).
     #[serde(default = "one")]
     pub quantity: i64,
@@ -69,7 +70,7 @@ pub async fn member_facts(
     session: &mut Session,
     m_tenant: huiyuan_domain::ids::TenantId,
     spec: &RewardSpec,
-    member: Uuid,
+    member: MemberId,
     now: time::OffsetDateTime,
 ) -> ApiResult<MemberFacts> {
     let Some(code) = &spec.min_tier_code else {
@@ -120,7 +121,7 @@ async fn check_collect_store(
 async fn take_limits(
     m: &mut Mutation,
     reward: &StoredReward,
-    member: Uuid,
+    member: MemberId,
     quantity: i64,
     tz: &jiff::tz::TimeZone,
 ) -> ApiResult<Vec<String>> {
@@ -180,7 +181,7 @@ async fn take_stock(m: &mut Mutation, reward: &StoredReward, quantity: i64) -> A
 async fn spend_points(
     m: &mut Mutation,
     spec: &RewardSpec,
-    member: Uuid,
+    member: MemberId,
     redemption: Uuid,
     points: i64,
 ) -> ApiResult<(Entry, String)> {
@@ -354,7 +355,7 @@ pub async fn redeem(
 async fn issue_coupons(
     m: &mut Mutation,
     spec: &RewardSpec,
-    member: Uuid,
+    member: MemberId,
     redemption: Uuid,
     quantity: i64,
 ) -> ApiResult<Vec<IssuedCouponView>> {

@@ -8,7 +8,7 @@ use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Permission, Principal};
 use huiyuan_domain::identity::member::mask_name;
 use huiyuan_domain::identity::phone::mask_phone;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::mall::{
     DeliveryMethod, RedemptionState, RewardKind, RewardSpec, ShippingAddress, reward::MAX_QUANTITY,
 };
@@ -122,7 +122,7 @@ pub async fn issued_coupons(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RedemptionView {
     pub id: Uuid,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub reward_id: Uuid,
     pub reward_kind: String,
     pub reward_name: String,
@@ -261,7 +261,7 @@ impl RedemptionView {
 pub fn mall_section<'a>(
     session: &'a mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> SectionFuture<'a> {
     Box::pin(async move {
         let summary = redemptions::member_summary(session, tenant, member).await?;

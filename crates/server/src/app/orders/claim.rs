@@ -8,7 +8,7 @@ use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::identity::view::resolve;
 use crate::app::mutation::Mutation;
 use huiyuan_domain::auth::{Access, Principal, RecordClass};
-use huiyuan_domain::ids::FormatId;
+use huiyuan_domain::ids::{FormatId, MemberId};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::orders::{self, StoredOrder};
 use serde_json::json;
@@ -21,7 +21,7 @@ pub async fn claim(
     m: &mut Mutation,
     caller: &Principal,
     order_id: Uuid,
-    member_id: Uuid,
+    member_id: MemberId,
 ) -> ApiResult<OrderView> {
     let order = visible_order(&mut m.session, caller, order_id, Access::Write).await?;
     let not_found = || ApiError::from(FieldError::new("member_id", "not_found", "no such member"));

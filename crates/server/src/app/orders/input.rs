@@ -1,10 +1,9 @@
 //! What channels post: orders with their lines and payments, claims and refunds.
 
-use huiyuan_domain::ids::{ChannelId, FormatId, StaffId, StoreId};
+use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, StaffId, StoreId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 /// How the customer paid part of the order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -70,7 +69,7 @@ pub struct OrderInput {
     pub external_id: String,
     /// Staff only; an API key posts for its own channel.
     pub channel_id: Option<ChannelId>,
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     pub phone: Option<String>,
     pub member_no: Option<String>,
     /// A dynamic member code (一客一码) scanned at the till.
@@ -93,7 +92,7 @@ pub struct OrderInput {
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimInput {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
 }
 
 #[derive(Clone, Debug, Deserialize, ToSchema)]

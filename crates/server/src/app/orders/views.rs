@@ -3,7 +3,7 @@
 use crate::app::error::{ApiError, ApiResult};
 use huiyuan_domain::auth::{Access, Placement, Principal, RecordClass};
 use huiyuan_domain::earning::Fired;
-use huiyuan_domain::ids::{FormatId, StoreId, TenantId};
+use huiyuan_domain::ids::{FormatId, MemberId, StoreId, TenantId};
 use huiyuan_store::Session;
 use huiyuan_store::orders::{self, StoredLine, StoredOrder, StoredPayment, StoredRefund};
 use serde::Serialize;
@@ -89,7 +89,7 @@ pub struct OrderView {
     pub external_id: String,
     pub channel_id: Uuid,
     /// Absent for an anonymous order.
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     pub store_id: Option<Uuid>,
     /// The issuing business format: its liability account carries the points.
     pub format_id: Uuid,

@@ -26,7 +26,7 @@ use crate::app::state::AppState;
 use crate::app::tenancy::zone::tenant_zone;
 use huiyuan_domain::auth::Actor;
 use huiyuan_domain::earning::{EarningRule, tier_benefit_rule};
-use huiyuan_domain::ids::{FormatId, TenantId};
+use huiyuan_domain::ids::{FormatId, MemberId, TenantId};
 use huiyuan_domain::tiers::{
     Basis, ChangeReason, EffectiveBenefits, Override, TierChange, TierLadder, TierProgress,
     TierState,
@@ -55,7 +55,7 @@ pub async fn qualifying_total(
     session: &mut Session,
     tenant: TenantId,
     basis: Basis,
-    member: Uuid,
+    member: MemberId,
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> StoreResult<i64> {
@@ -71,7 +71,7 @@ async fn window_total(
     tenant: TenantId,
     ladder: &TierLadder,
     tz: &TimeZone,
-    member: Uuid,
+    member: MemberId,
     at: OffsetDateTime,
 ) -> ApiResult<i64> {
     let from = ladder.window_start(at, tz).map_err(ApiError::internal)?;
@@ -84,7 +84,7 @@ pub async fn current_state(
     session: &mut Session,
     tenant: TenantId,
     ladder: &TierLadder,
-    member: Uuid,
+    member: MemberId,
 ) -> StoreResult<Option<TierState>> {
     if let Some(stored) = store::state(session, tenant, member).await? {
         return Ok(Some(stored.state));
@@ -96,7 +96,7 @@ pub async fn current_state(
 }
 
 /// The stored state, placing the member on the lowest level first if they have none.
-async fn placed(m: &mut Mutation, ladder: &TierLadder, member: Uuid) -> ApiResult<StoredTier> {
+async fn placed(m: &mut Mutation, ladder: &TierLadder, member: MemberId) -> ApiResult<StoredTier> {
     if let Some(stored) = store::state(&mut m.session, m.tenant, member).await? {
         return Ok(stored);
     }
@@ -123,7 +123,7 @@ fn audit_action(reason: ChangeReason) -> &'static str {
 /// the audit log. `false` (and nothing written) when another writer changed the state first.
 async fn record(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     stored: &StoredTier,
     changes: &[TierChange],
 ) -> ApiResult<bool> {
@@ -175,7 +175,7 @@ fn raced() -> ApiError {
 /// highest level reached. Never downgrades. `None` when nothing changed or no ladder is set.
 pub async fn on_qualifying_activity(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
 ) -> ApiResult<Option<TierChange>> {
     let Some(ladder) = ladder::load(&mut m.session, m.tenant).await? else {
         return Ok(None);
@@ -188,7 +188,7 @@ pub async fn on_qualifying_activity(
 /// configuration cache: a ladder changed a moment ago applies from the next activity on).
 pub async fn on_qualifying_activity_with(
     m: &mut Mutation,
-    member: Uuid,
+    member: MemberId,
     ladder: Option<&TierLadder>,
     tz: &TimeZone,
 ) -> ApiResult<Option<TierChange>> {
@@ -220,7 +220,7 @@ pub async fn on_qualifying_activity_with(
 /// computed level of the two, and — its tier total now counting the alias's tier points too (see
 /// [`store::alias_family`]) — upgrades further when the combined total reaches a higher level.
 /// Undoing the merge leaves the level to the next evaluation, like a refund does: no flapping.
-pub async fn on_merge(m: &mut Mutation, survivor: Uuid, source: Uuid) -> ApiResult<()> {
+pub async fn on_merge(m: &mut Mutation, survivor: MemberId, source: MemberId) -> ApiResult<()> {
     let Some(ladder) = ladder::load(&mut m.session, m.tenant).await? else {
         return Ok(());
     };
@@ -245,7 +245,7 @@ pub async fn on_merge(m: &mut Mutation, survivor: Uuid, source: Uuid) -> ApiResu
 pub async fn set_override(
     m: &mut Mutation,
     ladder: &TierLadder,
-    member: Uuid,
+    member: MemberId,
     manual: Override,
 ) -> ApiResult<TierChange> {
     for _ in 0..MAX_ATTEMPTS {
@@ -269,7 +269,7 @@ pub async fn set_override(
 pub async fn clear_override(
     m: &mut Mutation,
     ladder: &TierLadder,
-    member: Uuid,
+    member: MemberId,
 ) -> ApiResult<Option<TierChange>> {
     for _ in 0..MAX_ATTEMPTS {
         let Some(stored) = store::state(&mut m.session, m.tenant, member).await? else {
@@ -345,7 +345,7 @@ pub async fn evaluate_due(app: &AppState, now: OffsetDateTime) -> ApiResult<Eval
 pub async fn evaluate_member(
     app: &AppState,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     now: OffsetDateTime,
 ) -> ApiResult<Option<u64>> {
     // A state another writer changed first answers `None` before anything is written.
@@ -409,7 +409,7 @@ pub async fn evaluate_member(
 pub async fn effective_benefits(
     session: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     format_code: Option<&str>,
 ) -> ApiResult<Option<EffectiveBenefits>> {
     let Some(ladder) = ladder::load(session, tenant).await? else {
@@ -426,7 +426,7 @@ pub async fn effective_benefits(
 pub async fn effective_level_code(
     session: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
 ) -> ApiResult<Option<String>> {
     let Some(ladder) = ladder::load(session, tenant).await? else {
         return Ok(None);
@@ -445,7 +445,7 @@ pub async fn effective_level_code(
 pub async fn earning_tier(
     session: &mut Session,
     tenant: TenantId,
-    member: Uuid,
+    member: MemberId,
     format: FormatId,
 ) -> ApiResult<(Option<String>, Option<EarningRule>)> {
     let Some(ladder) = ladder::load(session, tenant).await? else {
@@ -501,7 +501,7 @@ pub async fn progress(
     tenant: TenantId,
     ladder: &TierLadder,
     tz: &TimeZone,
-    member: Uuid,
+    member: MemberId,
     state: &TierState,
     now: OffsetDateTime,
 ) -> ApiResult<Option<ProgressView>> {
@@ -548,7 +548,7 @@ impl From<StoredChange> for ChangeView {
 }
 
 /// The member profile's `tier` summary: current level, since, next evaluation, progress.
-pub fn tier_section(s: &mut Session, tenant: TenantId, member: Uuid) -> SectionFuture<'_> {
+pub fn tier_section(s: &mut Session, tenant: TenantId, member: MemberId) -> SectionFuture<'_> {
     Box::pin(async move {
         let Some(stored) = store::ladder(s, tenant).await? else {
             return Ok(None);

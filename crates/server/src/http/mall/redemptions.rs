@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission, Principal};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::mall::{Action, RedemptionState};
 use huiyuan_store::mall::{RedemptionFilter, redemptions};
 use serde::Deserialize;
@@ -48,7 +49,7 @@ pub struct RedemptionQuery {
     pub store_id: Option<Uuid>,
     pub state: Option<RedemptionState>,
     pub reward_id: Option<Uuid>,
-    pub member_id: Option<Uuid>,
+    pub member_id: Option<MemberId>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -121,7 +122,7 @@ pub struct MemberRedemptionQuery {
 async fn member_reward_redemptions(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MemberId>,
     ApiQuery(query): ApiQuery<MemberRedemptionQuery>,
 ) -> ApiResult<Json<PageBody<RedemptionView>>> {
     require_read(&caller)?;

@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission, RecordClass};
-use huiyuan_domain::ids::FormatId;
+use huiyuan_domain::ids::{FormatId, MemberId};
 use huiyuan_domain::mall::{RewardKind, RewardPatch, RewardSpec};
 use huiyuan_store::mall::{RewardFilter, StoredReward, rewards};
 use huiyuan_store::utc_now;
@@ -252,7 +252,7 @@ async fn redeem_reward(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EligibilityQuery {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// Units (default 1).
     pub quantity: Option<i64>,
 }

@@ -8,6 +8,7 @@ use crate::app::vault::Vault;
 use huiyuan_domain::identity::{
     Gender, Identifier, IdentifierInput, MemberStatus, Profile, ProfileInput,
 };
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::org::Code;
 use huiyuan_store::members::StoredMember;
 use std::sync::Arc;
@@ -229,7 +230,7 @@ pub(super) fn clean_row(
 /// A member row with nothing set, to fill in.
 pub(super) fn blank_member() -> StoredMember {
     StoredMember {
-        id: Uuid::nil(),
+        id: MemberId(Uuid::nil()),
         seq: 0,
         member_no: String::new(),
         status: MemberStatus::Active.as_str().to_owned(),

@@ -6,6 +6,7 @@ use crate::app::identity::policy::IdentityPolicy;
 use crate::app::mutation::Mutation;
 use huiyuan_domain::auth::{Access, Placement, RecordClass};
 use huiyuan_domain::identity::{IdentifierKind, MemberStatus, Profile};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_store::members::{StoredIdentifier, StoredMember};
 use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
@@ -71,8 +72,8 @@ impl Importer {
         m: &Mutation,
         row: &SourceRow,
         clean: &Clean,
-        working: &mut HashMap<Uuid, Working>,
-    ) -> Result<Uuid, Refusal> {
+        working: &mut HashMap<MemberId, Working>,
+    ) -> Result<MemberId, Refusal> {
         for kind in clean
             .identifiers
             .iter()
@@ -126,7 +127,7 @@ impl Importer {
                 "a member placed here lies outside the caller's data scope",
             ));
         }
-        let id = Uuid::now_v7();
+        let id = MemberId::new();
         let mut member = clean.sealed.clone();
         member.id = id;
         member.source_channel_id = channel_id.map(|id| id.0);
@@ -157,8 +158,8 @@ impl Importer {
         &self,
         m: &Mutation,
         clean: &Clean,
-        working: &mut HashMap<Uuid, Working>,
-        id: Uuid,
+        working: &mut HashMap<MemberId, Working>,
+        id: MemberId,
     ) -> Result<bool, Refusal> {
         let w = working.get_mut(&id).ok_or_else(|| {
             Refusal::new("inactive_member", "the matching member no longer exists")

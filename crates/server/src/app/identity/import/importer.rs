@@ -11,7 +11,7 @@ use crate::app::mutation::Mutation;
 use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Actor, DataScope, Principal};
 use huiyuan_domain::identity::{IdentifierKind, MemberNo};
-use huiyuan_domain::ids::{ChannelId, FormatId, StaffId, StoreId, TenantId};
+use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, StaffId, StoreId, TenantId};
 use huiyuan_store::members::{StoredIdentifier, StoredMember};
 use huiyuan_store::{members, utc_now};
 use serde_json::json;
@@ -44,9 +44,9 @@ pub struct Importer {
     pub(super) defaults: Option<Defaults>,
     pub(super) counts: ImportCounts,
     /// Every member a row named, with the first line naming it (within-file duplicates).
-    pub(super) named: HashMap<Uuid, u64>,
+    pub(super) named: HashMap<MemberId, u64>,
     /// Members this run created, with their line (probable-duplicate candidates).
-    pub(super) created: HashMap<Uuid, u64>,
+    pub(super) created: HashMap<MemberId, u64>,
 }
 
 impl Importer {
@@ -146,7 +146,7 @@ impl Importer {
                     .insert(&keyed.index);
             }
         }
-        let mut holder: HashMap<(IdentifierKind, String), Uuid> = HashMap::new();
+        let mut holder: HashMap<(IdentifierKind, String), MemberId> = HashMap::new();
         for (kind, indexes) in wanted {
             let indexes: Vec<String> = indexes.into_iter().map(str::to_owned).collect();
             let found = members::find_members_by_identifiers(
@@ -163,11 +163,11 @@ impl Importer {
         let mut working = self.load_holders(m, &mut holder).await?;
 
         // 3. Decide, row by row in file order.
-        let mut batch_named: HashSet<Uuid> = HashSet::new();
-        let mut created_order: Vec<Uuid> = Vec::new();
-        let mut conflicts: Vec<(usize, BTreeSet<Uuid>)> = Vec::new();
+        let mut batch_named: HashSet<MemberId> = HashSet::new();
+        let mut created_order: Vec<MemberId> = Vec::new();
+        let mut conflicts: Vec<(usize, BTreeSet<MemberId>)> = Vec::new();
         for (row, clean) in cleaned {
-            let owners: BTreeSet<Uuid> = clean
+            let owners: BTreeSet<MemberId> = clean
                 .identifiers
                 .iter()
                 .filter(|k| k.matchable)
@@ -269,7 +269,7 @@ impl Importer {
             })
             .collect();
         members::insert_members(&mut m.session, m.tenant, &fresh).await?;
-        let merged_ids: BTreeSet<Uuid> = working
+        let merged_ids: BTreeSet<MemberId> = working
             .values()
             .filter(|w| w.changed)
             .map(|w| w.row.id)
@@ -280,7 +280,7 @@ impl Importer {
             }
         }
         let mut new_identifiers: Vec<StoredIdentifier> = Vec::new();
-        let mut new_tokens: Vec<(Uuid, String)> = Vec::new();
+        let mut new_tokens: Vec<(MemberId, String)> = Vec::new();
         for w in working.values_mut() {
             new_identifiers.append(&mut w.pending);
             let id = w.row.id;
@@ -322,10 +322,10 @@ impl Importer {
     pub(super) async fn assign_referral_codes(
         &self,
         m: &mut Mutation,
-        created: &[Uuid],
-        working: &mut HashMap<Uuid, Working>,
+        created: &[MemberId],
+        working: &mut HashMap<MemberId, Working>,
     ) -> ApiResult<()> {
-        let mut pending: Vec<Uuid> = created.to_vec();
+        let mut pending: Vec<MemberId> = created.to_vec();
         let mut used: HashSet<String> = HashSet::new();
         for _ in 0..8 {
             let mut proposed = Vec::with_capacity(pending.len());

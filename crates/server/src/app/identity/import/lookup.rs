@@ -8,10 +8,10 @@ use crate::app::identity::import::{Defaults, Importer, SourceRow};
 use crate::app::mutation::Mutation;
 use huiyuan_domain::auth::{Actor, DataScope};
 use huiyuan_domain::identity::{IdentifierKind, MemberStatus};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::{members, org};
 use std::collections::{BTreeSet, HashMap};
-use uuid::Uuid;
 
 impl Importer {
     /// Resolves the batch's store codes (once per run) and the caller's defaults (once).
@@ -57,22 +57,22 @@ impl Importer {
     pub(super) async fn load_holders(
         &self,
         m: &mut Mutation,
-        holder: &mut HashMap<(IdentifierKind, String), Uuid>,
-    ) -> ApiResult<HashMap<Uuid, Working>> {
-        let ids: Vec<Uuid> = holder
+        holder: &mut HashMap<(IdentifierKind, String), MemberId>,
+    ) -> ApiResult<HashMap<MemberId, Working>> {
+        let ids: Vec<MemberId> = holder
             .values()
             .copied()
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut rows: HashMap<Uuid, StoredMember> =
+        let mut rows: HashMap<MemberId, StoredMember> =
             members::get_members(&mut m.session, m.tenant, &ids)
                 .await?
                 .into_iter()
                 .map(|row| (row.id, row))
                 .collect();
         // A merged member's identifiers normally move to the survivor; follow any that did not.
-        let aliases: Vec<Uuid> = rows
+        let aliases: Vec<MemberId> = rows
             .values()
             .filter(|row| row.status == MemberStatus::Merged.as_str() && row.merged_into.is_some())
             .map(|row| row.id)
@@ -88,8 +88,8 @@ impl Importer {
                 rows.insert(survivor.id, survivor);
             }
         }
-        let ids: Vec<Uuid> = rows.keys().copied().collect();
-        let mut held: HashMap<Uuid, Vec<(String, String)>> = HashMap::new();
+        let ids: Vec<MemberId> = rows.keys().copied().collect();
+        let mut held: HashMap<MemberId, Vec<(String, String)>> = HashMap::new();
         for (member, kind, index) in
             members::identifier_keys_of_members(&mut m.session, m.tenant, &ids).await?
         {

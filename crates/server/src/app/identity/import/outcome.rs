@@ -2,9 +2,9 @@
 
 use crate::app::identity::import::SourceRow;
 use crate::app::identity::import::cleaning::Refusal;
+use huiyuan_domain::ids::MemberId;
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 /// How rows fared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
@@ -54,11 +54,11 @@ pub struct RejectedRow {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ProbableDuplicate {
     pub line: u64,
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub member_no: String,
     /// `same_name_and_birthday` or `similar_name_and_same_address`.
     pub reason: String,
-    pub candidate_id: Uuid,
+    pub candidate_id: MemberId,
     pub candidate_member_no: String,
     /// The line that created the candidate, when an earlier row of this import did.
     pub candidate_line: Option<u64>,
@@ -71,8 +71,8 @@ pub struct BatchOutcome {
     pub rejects: Vec<RejectedRow>,
     pub probable_duplicates: Vec<ProbableDuplicate>,
     /// Members the rows named, with the first line naming each.
-    pub(super) named: Vec<(Uuid, u64)>,
-    pub(super) created: Vec<(Uuid, u64)>,
+    pub(super) named: Vec<(MemberId, u64)>,
+    pub(super) created: Vec<(MemberId, u64)>,
 }
 
 impl BatchOutcome {

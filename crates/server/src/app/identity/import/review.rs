@@ -6,15 +6,15 @@ use crate::app::identity::import::{
     Importer, MAX_CANDIDATES_PER_MEMBER, ProbableDuplicate, similar_names,
 };
 use crate::app::mutation::Mutation;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_store::members;
 use huiyuan_store::members::IndexColumn;
 use std::collections::{BTreeSet, HashMap};
 use time::Date;
-use uuid::Uuid;
 
 /// A member the review compares new members with.
 pub(super) struct Known {
-    pub(super) id: Uuid,
+    pub(super) id: MemberId,
     pub(super) member_no: String,
     /// The line that created it, when this run did.
     pub(super) line: Option<u64>,
@@ -33,8 +33,8 @@ impl Importer {
     pub(super) async fn review(
         &self,
         m: &mut Mutation,
-        created: &[Uuid],
-        working: &HashMap<Uuid, Working>,
+        created: &[MemberId],
+        working: &HashMap<MemberId, Working>,
     ) -> ApiResult<Vec<ProbableDuplicate>> {
         let fresh: Vec<&Working> = created.iter().filter_map(|id| working.get(id)).collect();
         if fresh.is_empty() {
@@ -139,7 +139,7 @@ impl Importer {
                 candidate_member_no: k.member_no.clone(),
                 candidate_line: k.line,
             };
-            let mut reported: Vec<Uuid> = Vec::new();
+            let mut reported: Vec<MemberId> = Vec::new();
             if let (Some(name), Some(birthday)) = (&member.row.name_index, member.row.birthday)
                 && let Some(group) = by_name_and_birthday.get(&(name.as_str(), birthday))
             {
