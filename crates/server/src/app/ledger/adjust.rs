@@ -5,13 +5,12 @@ use crate::app::access::visible_member;
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
 use crate::app::tenancy::zone::tenant_zone;
-use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::auth::{Access, Principal};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{Adjustment, LedgerAccount};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::ledger::Entry;
 use serde_json::json;
-use uuid::Uuid;
 
 /// Staff adjusting the member `id`'s points by hand (`points:adjust`), within `caller`'s scope:
 /// only active members hold points; the adjustment is audited as `points.adjusted`.

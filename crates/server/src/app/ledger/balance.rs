@@ -5,11 +5,11 @@ use crate::app::access::visible_member;
 use crate::app::error::ApiResult;
 use crate::app::ledger::policy;
 use huiyuan_domain::auth::{Access, Principal};
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::points_value_fen;
 use huiyuan_store::ledger::{self, Balance};
 use huiyuan_store::{Session, utc_now};
 use time::{Duration, OffsetDateTime};
-use uuid::Uuid;
 
 /// How far ahead "expiring" looks.
 pub const EXPIRING_WITHIN: Duration = Duration::days(30);
@@ -17,7 +17,7 @@ pub const EXPIRING_WITHIN: Duration = Duration::days(30);
 /// A member's points now.
 pub struct MemberPoints {
     /// The member the id resolved to (past a merge).
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     pub balance: Balance,
     /// What the available points are worth, in fen, rounded down.
     pub value_fen: i64,
@@ -29,7 +29,7 @@ pub struct MemberPoints {
 pub async fn member_points(
     session: &mut Session,
     caller: &Principal,
-    id: Uuid,
+    id: MemberId,
 ) -> ApiResult<MemberPoints> {
     let (member, _) = visible_member(session, caller, id, Access::Read).await?;
     let now = utc_now();

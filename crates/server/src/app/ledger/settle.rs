@@ -6,7 +6,6 @@ use crate::app::mutation::Mutation;
 use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger;
-use uuid::Uuid;
 
 /// Releases the member's pending lots whose window has passed and expires lots whose time has
 /// come; returns (released, expired) points. Idempotent: each lot is settled once.

@@ -6,7 +6,6 @@ use crate::app::mutation::Mutation;
 use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::ledger::{LedgerAccount, plan_spend};
 use huiyuan_store::ledger::{self, Entry, StoredLot};
-use uuid::Uuid;
 
 /// Why a spend was refused.
 pub fn insufficient(available: i64) -> ApiError {
