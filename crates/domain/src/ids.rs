@@ -108,3 +108,7 @@ typed_id!(
     /// A member (会员).
     MemberId
 );
+typed_id!(
+    /// An order (a sale at a till or online), with its lines, payments and refunds.
+    OrderId
+);

@@ -8,10 +8,11 @@
 
 use crate::backend::Session;
 use crate::error::StoreResult;
+use crate::ids::NullableId;
 use crate::mall::PointsSource;
 use crate::on_backend;
 use crate::timestamp::Ts;
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, OrderId, TenantId};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -45,7 +46,7 @@ pub struct StoredCheckout {
     pub hold_entry_id: Option<Uuid>,
     /// Which formats issued the points held (for settlement).
     pub points_sources: Vec<PointsSource>,
-    pub order_id: Option<Uuid>,
+    pub order_id: Option<OrderId>,
     pub order_ref: Option<String>,
     pub cancel_reason: Option<String>,
     pub expires_at: OffsetDateTime,
@@ -71,7 +72,8 @@ struct CheckoutRow {
     cash_due_fen: i64,
     hold_entry_id: Option<Uuid>,
     points_sources: Json<Vec<PointsSource>>,
-    order_id: Option<Uuid>,
+    #[sqlx(try_from = "NullableId")]
+    order_id: Option<OrderId>,
     order_ref: Option<String>,
     cancel_reason: Option<String>,
     expires_at: OffsetDateTime,
@@ -117,7 +119,7 @@ pub async fn insert(s: &mut Session, tenant: TenantId, c: &StoredCheckout) -> St
          $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)")
         .bind(tenant.0).bind(c.member_id.0).bind(c.id).bind(&c.state).bind(c.format_id).bind(c.store_id)
         .bind(c.channel_id).bind(Json(&c.quote)).bind(Json(&c.coupons)).bind(c.points).bind(c.points_value_fen)
-        .bind(c.cash_due_fen).bind(c.hold_entry_id).bind(Json(&c.points_sources)).bind(c.order_id)
+        .bind(c.cash_due_fen).bind(c.hold_entry_id).bind(Json(&c.points_sources)).bind(c.order_id.map(Uuid::from))
         .bind(&c.order_ref).bind(&c.cancel_reason).bind(Ts(c.expires_at)).bind(Ts(c.created_at))
         .bind(Ts(c.updated_at)).bind(c.confirmed_at.map(Ts)).bind(c.closed_at.map(Ts))
         .execute(&mut *conn).await.map(|_| ()))?;
@@ -142,7 +144,7 @@ pub async fn get(
 pub enum Closing {
     /// Paid: with the order it paid for. Refused once `expires_at` has passed.
     Confirmed {
-        order_id: Option<Uuid>,
+        order_id: Option<OrderId>,
         order_ref: Option<String>,
     },
     Cancelled {
@@ -185,7 +187,7 @@ pub async fn close(
          closed_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND state = 'reserved'{due}"
     );
     let updated = on_backend!(s, c => sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0).bind(id).bind(Ts(at)).bind(closing.state()).bind(order_id).bind(order_ref)
+        .bind(tenant.0).bind(id).bind(Ts(at)).bind(closing.state()).bind(order_id.map(Uuid::from)).bind(order_ref)
         .bind(reason).bind(confirmed_at).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }

@@ -10,7 +10,7 @@ use crate::ids::NullableId;
 use crate::on_backend;
 use crate::timestamp::Ts;
 use huiyuan_domain::earning::Accrual;
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, OrderId, TenantId};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -19,7 +19,8 @@ use uuid::Uuid;
 /// An order row.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredOrder {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: OrderId,
     /// `None` for an anonymous order not yet claimed.
     #[sqlx(try_from = "NullableId")]
     pub member_id: Option<MemberId>,
@@ -83,7 +84,8 @@ pub struct RefundedLine {
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredRefund {
     pub id: Uuid,
-    pub order_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub order_id: OrderId,
     pub external_refund_id: String,
     #[sqlx(json)]
     pub lines: Vec<RefundedLine>,
@@ -185,7 +187,7 @@ const LINE_COLUMNS: [&str; 13] = [
 pub fn defer_order_lines(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
     lines: &[StoredLine],
 ) -> StoreResult<()> {
     let mut rows = Vec::with_capacity(lines.len());
@@ -214,7 +216,7 @@ pub fn defer_order_lines(
 pub fn defer_order_payments(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
     payments: &[StoredPayment],
 ) {
     let rows = payments.iter().enumerate().map(|(seq, payment)| {
@@ -236,11 +238,11 @@ pub fn defer_order_payments(
 pub async fn get_order(
     s: &mut Session,
     tenant: TenantId,
-    id: Uuid,
+    id: OrderId,
 ) -> StoreResult<Option<StoredOrder>> {
     let sql = format!("SELECT {ORDER_FIELDS} FROM orders WHERE tenant_id = $1 AND id = $2");
     let row: Option<StoredOrder> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant.0).bind(id).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(id.0).fetch_optional(&mut *c).await)?;
     Ok(row)
 }
 
@@ -263,24 +265,24 @@ pub async fn order_by_external_id(
 pub async fn order_lines(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
 ) -> StoreResult<Vec<StoredLine>> {
     let sql = format!(
         "SELECT {LINE_FIELDS} FROM order_lines WHERE tenant_id = $1 AND order_id = $2 ORDER BY line_no"
     );
     let rows: Vec<StoredLine> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant.0).bind(order).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(order.0).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 
 pub async fn order_payments(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
 ) -> StoreResult<Vec<StoredPayment>> {
     let rows: Vec<StoredPayment> = on_backend!(s, c => sqlx::query_as(
         "SELECT method, amount_fen FROM order_payments WHERE tenant_id = $1 AND order_id = $2 ORDER BY seq")
-        .bind(tenant.0).bind(order).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(order.0).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 
@@ -288,7 +290,7 @@ pub async fn order_payments(
 pub async fn set_accrual(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
     accrual: &Accrual,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -296,7 +298,7 @@ pub async fn set_accrual(
     for line in &accrual.per_line {
         on_backend!(s, c => sqlx::query(
             "UPDATE order_lines SET points_earned = $4 WHERE tenant_id = $1 AND order_id = $2 AND line_no = $3")
-            .bind(tenant.0).bind(order).bind(i64::from(line.line_no)).bind(line.points)
+            .bind(tenant.0).bind(order.0).bind(i64::from(line.line_no)).bind(line.points)
             .execute(&mut *c).await.map(|_| ()))?;
     }
     Ok(())
@@ -307,7 +309,7 @@ pub async fn set_accrual(
 pub fn defer_order_accrual(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
     accrual: &Accrual,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -327,13 +329,13 @@ pub fn defer_order_accrual(
 pub async fn claim_order(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
     member: MemberId,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE orders SET member_id = $3, claimed_at = $4, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND member_id IS NULL")
-        .bind(tenant.0).bind(order).bind(member.0).bind(Ts(now))
+        .bind(tenant.0).bind(order.0).bind(member.0).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -344,7 +346,7 @@ pub async fn claim_order(
 pub async fn refund_line(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
     line_no: u32,
     expected_before: i64,
     quantity: i64,
@@ -354,7 +356,7 @@ pub async fn refund_line(
         "UPDATE order_lines SET refunded_quantity = refunded_quantity + $5, refunded_fen = refunded_fen + $6 \
          WHERE tenant_id = $1 AND order_id = $2 AND line_no = $3 AND refunded_quantity = $4 \
          AND refunded_quantity + $5 <= quantity AND refunded_fen + $6 <= amount_fen")
-        .bind(tenant.0).bind(order).bind(i64::from(line_no)).bind(expected_before).bind(quantity).bind(amount_fen)
+        .bind(tenant.0).bind(order.0).bind(i64::from(line_no)).bind(expected_before).bind(quantity).bind(amount_fen)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -364,7 +366,7 @@ pub async fn refund_line(
 pub async fn add_refund_totals(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
     amount_fen: i64,
     points_reversed: i64,
     status: &str,
@@ -373,7 +375,7 @@ pub async fn add_refund_totals(
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE orders SET refunded_fen = refunded_fen + $3, points_reversed = points_reversed + $4, status = $5, \
          updated_at = $6 WHERE tenant_id = $1 AND id = $2 AND refunded_fen + $3 <= total_fen")
-        .bind(tenant.0).bind(order).bind(amount_fen).bind(points_reversed).bind(status).bind(Ts(now))
+        .bind(tenant.0).bind(order.0).bind(amount_fen).bind(points_reversed).bind(status).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -387,7 +389,7 @@ pub async fn insert_refund(
     let inserted = on_backend!(s, c => sqlx::query(
         "INSERT INTO order_refunds (tenant_id, id, order_id, external_refund_id, lines, amount_fen, points_reversed, \
          unrecovered, explanation, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING")
-        .bind(tenant.0).bind(refund.id).bind(refund.order_id).bind(&refund.external_refund_id).bind(Json(&refund.lines))
+        .bind(tenant.0).bind(refund.id).bind(refund.order_id.0).bind(&refund.external_refund_id).bind(Json(&refund.lines))
         .bind(refund.amount_fen).bind(refund.points_reversed).bind(refund.unrecovered).bind(&refund.explanation)
         .bind(Ts(refund.created_at))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
@@ -397,14 +399,14 @@ pub async fn insert_refund(
 pub async fn refund_by_external_id(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
     external_refund_id: &str,
 ) -> StoreResult<Option<StoredRefund>> {
     let sql = format!(
         "SELECT {REFUND_FIELDS} FROM order_refunds WHERE tenant_id = $1 AND order_id = $2 AND external_refund_id = $3"
     );
     let row: Option<StoredRefund> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant.0).bind(order).bind(external_refund_id).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(order.0).bind(external_refund_id).fetch_optional(&mut *c).await)?;
     Ok(row)
 }
 
@@ -412,13 +414,13 @@ pub async fn refund_by_external_id(
 pub async fn order_refunds(
     s: &mut Session,
     tenant: TenantId,
-    order: Uuid,
+    order: OrderId,
 ) -> StoreResult<Vec<StoredRefund>> {
     let sql = format!(
         "SELECT {REFUND_FIELDS} FROM order_refunds WHERE tenant_id = $1 AND order_id = $2 ORDER BY id"
     );
     let rows: Vec<StoredRefund> = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(tenant.0).bind(order).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(order.0).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 
@@ -430,7 +432,7 @@ pub struct RuleAccrual {
     pub id: Uuid,
     pub member_id: MemberId,
     pub rule_id: Uuid,
-    pub order_id: Uuid,
+    pub order_id: OrderId,
     pub points: i64,
     /// The order's time: counters are per local day and period of the order.
     pub occurred_at: OffsetDateTime,
@@ -539,6 +541,6 @@ pub async fn list_orders(
         query.build_query_as().fetch_all(&mut *c).await
     })?;
     Ok(huiyuan_domain::paging::Page::from_rows(rows, page, |row| {
-        row.id
+        row.id.0
     }))
 }

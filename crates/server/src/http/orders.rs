@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission};
 use huiyuan_domain::earning::Evaluation;
-use huiyuan_domain::ids::MemberId;
+use huiyuan_domain::ids::{MemberId, OrderId};
 use huiyuan_store::utc_now;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -101,7 +101,7 @@ async fn preview_order(
 async fn get_order(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrderId>,
 ) -> ApiResult<Json<OrderView>> {
     caller.require(Permission::OrdersRead)?;
     let mut session = app.store.read().await?;
@@ -125,7 +125,7 @@ async fn get_order(
     security(("bearer" = [])))]
 async fn create_refund(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrderId>,
     command: Command<RefundInput>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
@@ -156,7 +156,7 @@ async fn create_refund(
     security(("bearer" = [])))]
 async fn claim_order(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<OrderId>,
     command: Command<ClaimInput>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
@@ -171,7 +171,7 @@ async fn claim_order(
 /// An order in a list: the order row without lines, payments and refunds.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct OrderSummary {
-    pub id: Uuid,
+    pub id: OrderId,
     pub external_id: String,
     pub channel_id: Uuid,
     pub member_id: Option<MemberId>,

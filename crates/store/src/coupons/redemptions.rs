@@ -5,11 +5,12 @@
 
 use crate::backend::Session;
 use crate::error::StoreResult;
+use crate::ids::NullableId;
 use crate::on_backend;
 use crate::scope_sql::{ScopeColumns, push_page, push_scope};
 use crate::timestamp::Ts;
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{OrderId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
 use sqlx::QueryBuilder;
 use time::OffsetDateTime;
@@ -37,7 +38,8 @@ pub struct StoredRedemption {
     /// The till's or channel's order number, as given.
     pub order_ref: Option<String>,
     /// The order in Huiyuan, when known.
-    pub order_id: Option<Uuid>,
+    #[sqlx(try_from = "NullableId")]
+    pub order_id: Option<OrderId>,
     pub face_fen: i64,
     pub discount_fen: i64,
     pub created_at: OffsetDateTime,
@@ -58,7 +60,7 @@ pub async fn insert_redemption(
          staff_id, api_key_id, order_ref, order_id, face_fen, discount_fen, created_at, reversed_at, reversal_reason) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)")
         .bind(tenant.0).bind(r.id).bind(r.coupon_id).bind(r.template_id).bind(&r.code).bind(r.format_id)
-        .bind(r.store_id).bind(r.channel_id).bind(r.staff_id).bind(r.api_key_id).bind(&r.order_ref).bind(r.order_id)
+        .bind(r.store_id).bind(r.channel_id).bind(r.staff_id).bind(r.api_key_id).bind(&r.order_ref).bind(r.order_id.map(Uuid::from))
         .bind(r.face_fen).bind(r.discount_fen).bind(Ts(r.created_at)).bind(r.reversed_at.map(Ts))
         .bind(&r.reversal_reason).execute(&mut *c).await.map(|_| ()))?;
     Ok(())
@@ -96,7 +98,7 @@ pub async fn coupon_redemptions(
 pub async fn open_redemptions_for_order(
     s: &mut Session,
     tenant: TenantId,
-    order_id: Uuid,
+    order_id: OrderId,
     channel_id: Uuid,
     order_ref: &str,
 ) -> StoreResult<Vec<StoredRedemption>> {
@@ -105,7 +107,7 @@ pub async fn open_redemptions_for_order(
          AND (order_id = $2 OR (channel_id = $3 AND order_ref = $4)) ORDER BY id LIMIT 100"
     );
     let rows = on_backend!(s, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(tenant.0).bind(order_id).bind(channel_id).bind(order_ref).fetch_all(&mut *c).await)?;
+        .bind(tenant.0).bind(order_id.0).bind(channel_id).bind(order_ref).fetch_all(&mut *c).await)?;
     Ok(rows)
 }
 

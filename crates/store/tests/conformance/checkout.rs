@@ -6,7 +6,7 @@
 use crate::coupons::{coupon, insert};
 use crate::fixtures::seed_tenant;
 use crate::harness::TestDb;
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, OrderId, TenantId};
 use huiyuan_store::checkout::{self, Closing, HeldCoupon, StoredCheckout, StoredCheckoutPolicy};
 use huiyuan_store::coupons;
 use huiyuan_store::mall::PointsSource;
@@ -74,7 +74,7 @@ async fn checkouts_round_trip_and_close_once(db: TestDb) {
     drop(r);
 
     let mut s = db.write().await;
-    let order = Uuid::now_v7();
+    let order = OrderId::new();
     let confirm = Closing::Confirmed {
         order_id: Some(order),
         order_ref: Some("T-1".into()),

@@ -10,7 +10,7 @@ use huiyuan_domain::coupons::{
     Applicability, AutoIssue, Benefit, CostBearer, CouponTemplate, Stacking, TemplateInput,
     TemplateStatus, Validity,
 };
-use huiyuan_domain::ids::{FormatId, MemberId, StoreId, TenantId};
+use huiyuan_domain::ids::{FormatId, MemberId, OrderId, StoreId, TenantId};
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::coupons::redemptions::{self as journal, SettlementRecord, StoredRedemption};
 use huiyuan_store::coupons::{self, AutoRule, CouponFilter, StoredCoupon, StoredTemplate};
@@ -624,7 +624,7 @@ async fn redemptions_reverse_once_and_settlement_nets_them(db: TestDb) {
         .unwrap()
     );
     let open =
-        journal::open_redemptions_for_order(&mut s, tenant, Uuid::now_v7(), Uuid::nil(), "T-1")
+        journal::open_redemptions_for_order(&mut s, tenant, OrderId::new(), Uuid::nil(), "T-1")
             .await
             .unwrap();
     assert_eq!(open, std::slice::from_ref(&r1));
@@ -648,7 +648,7 @@ async fn redemptions_reverse_once_and_settlement_nets_them(db: TestDb) {
         .unwrap()
     );
     assert!(
-        journal::open_redemptions_for_order(&mut s, tenant, Uuid::now_v7(), Uuid::nil(), "T-1")
+        journal::open_redemptions_for_order(&mut s, tenant, OrderId::new(), Uuid::nil(), "T-1")
             .await
             .unwrap()
             .is_empty()

@@ -7,7 +7,7 @@ use crate::event_rewards::member;
 use crate::fixtures::{audit_entry, seed_tenant};
 use crate::harness::TestDb;
 use huiyuan_domain::audit::AuditEntry;
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, OrderId, TenantId};
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::audit::{self, AuditFilter};
 use huiyuan_store::backend::Backend;
@@ -269,7 +269,7 @@ async fn order_intake_reads_rule_counters_on_sqlite(db: TestDb) {
             id: Uuid::now_v7(),
             member_id: member,
             rule_id: rule,
-            order_id: Uuid::now_v7(),
+            order_id: OrderId::new(),
             points,
             occurred_at: now - time::Duration::hours(hours_ago),
         };

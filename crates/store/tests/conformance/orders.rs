@@ -4,7 +4,7 @@
 use crate::fixtures;
 use crate::harness::TestDb;
 use huiyuan_domain::earning::{Accrual, EarningRuleInput, Effect, LinePoints};
-use huiyuan_domain::ids::MemberId;
+use huiyuan_domain::ids::{MemberId, OrderId};
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::earning_rules::{self, StoredRule};
 use huiyuan_store::orders::{
@@ -30,7 +30,7 @@ pub(crate) fn order(
 ) -> StoredOrder {
     let now = utc_now();
     StoredOrder {
-        id: Uuid::now_v7(),
+        id: OrderId::new(),
         member_id: member,
         channel_id: channel,
         external_id: external_id.to_owned(),
@@ -323,7 +323,7 @@ async fn rule_counters_sum_over_windows(db: TestDb) {
             id: Uuid::now_v7(),
             member_id: member,
             rule_id,
-            order_id: Uuid::now_v7(),
+            order_id: OrderId::new(),
             points,
             occurred_at: day + Duration::minutes(offset_minutes),
         };

@@ -6,7 +6,7 @@
 use crate::fixtures::seed_tenant;
 use crate::harness::{TestDb, walk_pages};
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::{MemberId, StoreId, TenantId};
+use huiyuan_domain::ids::{MemberId, OrderId, StoreId, TenantId};
 use huiyuan_domain::ledger::Draw;
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::ledger::{self, Entry, StoredLot};
@@ -560,7 +560,7 @@ fn order(
 ) -> StoredOrder {
     let now = utc_now();
     StoredOrder {
-        id: Uuid::now_v7(),
+        id: OrderId::new(),
         member_id: member,
         channel_id: Uuid::nil(),
         external_id: external.to_owned(),

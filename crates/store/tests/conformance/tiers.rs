@@ -4,7 +4,7 @@
 
 use crate::fixtures::seed_tenant;
 use crate::harness::{TestDb, walk_pages};
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, OrderId, TenantId};
 use huiyuan_domain::tiers::{
     Basis, Benefits, ChangeReason, Evaluation, Override, TierChange, TierLadder, TierLevel,
     TierState, Window,
@@ -458,7 +458,7 @@ fn order(
     at: OffsetDateTime,
 ) -> StoredOrder {
     StoredOrder {
-        id: Uuid::now_v7(),
+        id: OrderId::new(),
         member_id: member,
         channel_id: Uuid::now_v7(),
         external_id: Uuid::now_v7().to_string(),

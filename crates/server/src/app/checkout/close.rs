@@ -14,6 +14,7 @@ use crate::app::ledger::{self, Posting, redemption_account};
 use crate::app::mutation::Mutation;
 use crate::app::state::AppState;
 use huiyuan_domain::auth::{Access, Actor, Principal};
+use huiyuan_domain::ids::OrderId;
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::checkout::{self as store, Closing, StoredCheckout};
 use huiyuan_store::coupons as coupon_store;
@@ -33,7 +34,7 @@ const EXPIRY_BATCH: i64 = 100;
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The order in Huiyuan (it must belong to the checkout's member).
-    pub order_id: Option<Uuid>,
+    pub order_id: Option<OrderId>,
     /// The till's or channel's order number.
     pub order_ref: Option<String>,
 }

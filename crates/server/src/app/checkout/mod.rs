@@ -19,7 +19,7 @@ use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Access, Placement, Principal, RecordClass};
 use huiyuan_domain::checkout::{MAX_COUPONS, PointsAsCash, PointsRequest, Quote, QuoteError};
 use huiyuan_domain::coupons::{Cart, CartContext, CartLine, CouponOffer, Reason};
-use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, StoreId};
+use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, OrderId, StoreId};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::Session;
 use huiyuan_store::checkout::{self as store, StoredCheckout, StoredCheckoutPolicy};
@@ -153,7 +153,7 @@ pub struct CheckoutView {
     pub format_id: Option<Uuid>,
     pub store_id: Option<Uuid>,
     pub channel_id: Option<Uuid>,
-    pub order_id: Option<Uuid>,
+    pub order_id: Option<OrderId>,
     pub order_ref: Option<String>,
     pub cancel_reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]

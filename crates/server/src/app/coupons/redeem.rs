@@ -20,7 +20,7 @@ use huiyuan_domain::coupons::{
     Applied, Cart, CartContext, CartLine, CouponCode, CouponOffer, CouponState, Reason,
     compute_discounts,
 };
-use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, StoreId, TenantId};
+use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, OrderId, StoreId, TenantId};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::coupons::redemptions::{self as journal, SettlementRecord, StoredRedemption};
 use huiyuan_store::coupons::{self as store, StoredCoupon, StoredTemplate};
@@ -58,7 +58,7 @@ pub struct CartInput {
     /// reference answers the same redemption; a full refund of that order reverses it.
     pub order_ref: Option<String>,
     /// Redemption only: the order in Huiyuan, when already posted.
-    pub order_id: Option<Uuid>,
+    pub order_id: Option<OrderId>,
 }
 
 /// Where a redemption happens.
@@ -423,7 +423,7 @@ pub async fn redeem(
 #[derive(Clone, Debug, Default)]
 pub struct RedeemedFor {
     pub order_ref: Option<String>,
-    pub order_id: Option<Uuid>,
+    pub order_id: Option<OrderId>,
     pub discount_fen: i64,
 }
 

@@ -3,7 +3,7 @@
 use crate::app::profile::SectionFuture;
 use crate::app::vault::Vault;
 use huiyuan_domain::coupons::{Benefit, CouponState, CouponTemplate, EffectiveState, IssueSource};
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, OrderId, TenantId};
 use huiyuan_store::coupons::redemptions::StoredRedemption;
 use huiyuan_store::coupons::{self as store, StoredCoupon, StoredTemplate};
 use huiyuan_store::{Session, utc_now};
@@ -113,7 +113,7 @@ pub struct RedemptionView {
     /// The API key that redeemed it, for a till or integration.
     pub api_key_id: Option<Uuid>,
     pub order_ref: Option<String>,
-    pub order_id: Option<Uuid>,
+    pub order_id: Option<OrderId>,
     /// The coupon's nominal value.
     pub face_fen: i64,
     /// What it took off the cart.

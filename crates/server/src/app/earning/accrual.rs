@@ -9,7 +9,7 @@ use huiyuan_domain::earning::{
     Accrual, EarnedSoFar, EarningContext, EarningRule, Evaluation, LineFacts, MemberFacts,
     OrderFacts, day_window, evaluate,
 };
-use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, StoreId, TenantId};
+use huiyuan_domain::ids::{ChannelId, FormatId, MemberId, OrderId, StoreId, TenantId};
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::order_intake::RuleWindow;
 use huiyuan_store::orders::{self, RuleAccrual, StoredLine, StoredOrder};
@@ -328,6 +328,6 @@ pub fn member_changed() -> ApiError {
     )
 }
 
-pub fn earn_key(order: Uuid) -> String {
+pub fn earn_key(order: OrderId) -> String {
     format!("order:{order}:earn")
 }

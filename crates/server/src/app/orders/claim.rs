@@ -8,19 +8,18 @@ use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::identity::view::resolve;
 use crate::app::mutation::Mutation;
 use huiyuan_domain::auth::{Access, Principal, RecordClass};
-use huiyuan_domain::ids::{FormatId, MemberId};
+use huiyuan_domain::ids::{FormatId, MemberId, OrderId};
 use huiyuan_domain::validation::FieldError;
 use huiyuan_store::orders::{self, StoredOrder};
 use serde_json::json;
 use time::Duration;
-use uuid::Uuid;
 
 /// A member claims an anonymous order (补积分) within [`CLAIM_WINDOW_DAYS`] of its time; it earns
 /// as of its own time. Claiming again for the same member answers the order unchanged.
 pub async fn claim(
     m: &mut Mutation,
     caller: &Principal,
-    order_id: Uuid,
+    order_id: OrderId,
     member_id: MemberId,
 ) -> ApiResult<OrderView> {
     let order = visible_order(&mut m.session, caller, order_id, Access::Write).await?;

@@ -41,6 +41,7 @@ use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
 use crate::app::state::AppState;
 use huiyuan_domain::auth::Principal;
+use huiyuan_domain::ids::OrderId;
 use huiyuan_store::members::StoredMember;
 use huiyuan_store::order_intake::{Intake, RuleWindow, insert_order_locking};
 use huiyuan_store::orders::{self, StoredLine, StoredOrder, StoredPayment};
@@ -48,7 +49,6 @@ use huiyuan_store::utc_now;
 use serde_json::json;
 use std::sync::Arc;
 use time::{OffsetDateTime, UtcOffset};
-use uuid::Uuid;
 
 /// An order checked and looked up before its write transaction.
 pub enum Prepared {
@@ -145,7 +145,7 @@ pub async fn prepare(
     drop(session);
     let input = &parsed.input;
     let order = StoredOrder {
-        id: Uuid::now_v7(),
+        id: OrderId::new(),
         member_id: member.as_ref().map(|row| row.id),
         channel_id: origin.channel_id.0,
         external_id: parsed.external_id.clone(),

@@ -11,6 +11,7 @@ use crate::app::mutation::Mutation;
 use huiyuan_domain::amounts::{Fen, Points};
 use huiyuan_domain::auth::{Access, Principal};
 use huiyuan_domain::earning::Accrual;
+use huiyuan_domain::ids::OrderId;
 use huiyuan_domain::orders::{
     RefundRequest, RefundableLine, RefundableOrder, RequestedLine, plan_refund,
 };
@@ -27,7 +28,7 @@ use uuid::Uuid;
 pub async fn refund(
     m: &mut Mutation,
     caller: &Principal,
-    order_id: Uuid,
+    order_id: OrderId,
     input: RefundInput,
 ) -> ApiResult<(bool, RefundView)> {
     let external_refund_id = input.external_refund_id.trim().to_owned();

@@ -3,7 +3,7 @@
 use crate::app::error::{ApiError, ApiResult};
 use huiyuan_domain::auth::{Access, Placement, Principal, RecordClass};
 use huiyuan_domain::earning::Fired;
-use huiyuan_domain::ids::{FormatId, MemberId, StoreId, TenantId};
+use huiyuan_domain::ids::{FormatId, MemberId, OrderId, StoreId, TenantId};
 use huiyuan_store::Session;
 use huiyuan_store::orders::{self, StoredLine, StoredOrder, StoredPayment, StoredRefund};
 use serde::Serialize;
@@ -44,7 +44,7 @@ pub struct RefundedLineView {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct RefundView {
     pub id: Uuid,
-    pub order_id: Uuid,
+    pub order_id: OrderId,
     pub external_refund_id: String,
     pub lines: Vec<RefundedLineView>,
     pub amount_fen: i64,
@@ -85,7 +85,7 @@ impl From<StoredRefund> for RefundView {
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OrderView {
-    pub id: Uuid,
+    pub id: OrderId,
     pub external_id: String,
     pub channel_id: Uuid,
     /// Absent for an anonymous order.
@@ -192,7 +192,7 @@ pub fn assemble_view(
 pub async fn visible_order(
     session: &mut Session,
     caller: &Principal,
-    id: Uuid,
+    id: OrderId,
     access: Access,
 ) -> ApiResult<StoredOrder> {
     let order = orders::get_order(session, caller.tenant_id, id)
