@@ -112,3 +112,7 @@ typed_id!(
     /// An order (a sale at a till or online), with its lines, payments and refunds.
     OrderId
 );
+typed_id!(
+    /// A points lot: the points of one accrual, with their own availability and expiry.
+    LotId
+);

@@ -9,7 +9,7 @@ use crate::error::StoreResult;
 use crate::on_backend;
 use crate::scope_sql::push_page;
 use crate::timestamp::Ts;
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{LotId, MemberId, TenantId};
 use huiyuan_domain::ledger::{Draw, Lot};
 use huiyuan_domain::paging::{Page, PageRequest};
 use sqlx::QueryBuilder;
@@ -326,7 +326,8 @@ pub async fn release_pending(
 
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredLot {
-    pub id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    pub id: LotId,
     #[sqlx(try_from = "Uuid")]
     pub member_id: MemberId,
     pub entry_id: Uuid,
@@ -415,12 +416,12 @@ pub async fn draw_lot(
     s: &mut Session,
     tenant: TenantId,
     member: MemberId,
-    lot: Uuid,
+    lot: LotId,
     points: i64,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_lots SET remaining = remaining - $4 WHERE tenant_id = $1 AND member_id = $2 AND id = $3 AND remaining >= $4")
-        .bind(tenant.0).bind(member.0).bind(lot).bind(points).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).bind(lot.0).bind(points).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -429,13 +430,13 @@ pub async fn restore_lot(
     s: &mut Session,
     tenant: TenantId,
     member: MemberId,
-    lot: Uuid,
+    lot: LotId,
     points: i64,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_lots SET remaining = remaining + $4 WHERE tenant_id = $1 AND member_id = $2 AND id = $3 \
          AND remaining + $4 <= original")
-        .bind(tenant.0).bind(member.0).bind(lot).bind(points).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).bind(lot.0).bind(points).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -444,11 +445,11 @@ pub async fn mark_released(
     s: &mut Session,
     tenant: TenantId,
     member: MemberId,
-    lot: Uuid,
+    lot: LotId,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE points_lots SET pending = FALSE WHERE tenant_id = $1 AND member_id = $2 AND id = $3 AND pending = TRUE")
-        .bind(tenant.0).bind(member.0).bind(lot).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(member.0).bind(lot.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -644,13 +645,13 @@ pub async fn move_lots(
     tenant: TenantId,
     from: MemberId,
     to: MemberId,
-    ids: &[Uuid],
+    ids: &[LotId],
 ) -> StoreResult<u64> {
     let mut moved = 0;
     for id in ids {
         moved += on_backend!(s, c => sqlx::query(
             "UPDATE points_lots SET member_id = $3 WHERE tenant_id = $1 AND member_id = $2 AND id = $4")
-            .bind(tenant.0).bind(from.0).bind(to.0).bind(*id).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            .bind(tenant.0).bind(from.0).bind(to.0).bind(id.0).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     }
     Ok(moved)
 }
@@ -661,7 +662,7 @@ pub async fn move_lots(
 pub async fn lots_by_ids(
     s: &mut Session,
     tenant: TenantId,
-    ids: &[Uuid],
+    ids: &[LotId],
 ) -> StoreResult<Vec<StoredLot>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -673,7 +674,7 @@ pub async fn lots_by_ids(
         query.push_bind(tenant.0).push(" AND id IN (");
         let mut list = query.separated(", ");
         for id in ids {
-            list.push_bind(*id);
+            list.push_bind(id.0);
         }
         query.push(") ORDER BY id");
         query.build_query_as().fetch_all(&mut *c).await

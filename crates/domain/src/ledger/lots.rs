@@ -2,14 +2,14 @@
 //! (lots that never expire last, then the oldest), and records every lot it drew from, so a
 //! later reversal can put points back exactly where they came from.
 
+use crate::ids::LotId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// A lot as the planner needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lot {
-    pub id: Uuid,
+    pub id: LotId,
     pub remaining: i64,
     /// Points are pending (frozen for a return window) until this instant.
     pub available_at: OffsetDateTime,
@@ -28,7 +28,7 @@ impl Lot {
 /// Points taken from one lot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Draw {
-    pub lot_id: Uuid,
+    pub lot_id: LotId,
     pub points: i64,
 }
 
@@ -78,7 +78,7 @@ mod tests {
 
     fn lot(remaining: i64, expires_at: Option<OffsetDateTime>) -> Lot {
         Lot {
-            id: Uuid::now_v7(),
+            id: LotId::new(),
             remaining,
             available_at: datetime!(2026-01-01 0:00 UTC),
             expires_at,

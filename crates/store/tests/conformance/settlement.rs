@@ -6,7 +6,7 @@
 use crate::fixtures::seed_tenant;
 use crate::harness::{TestDb, walk_pages};
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::{MemberId, OrderId, StoreId, TenantId};
+use huiyuan_domain::ids::{LotId, MemberId, OrderId, StoreId, TenantId};
 use huiyuan_domain::ledger::Draw;
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::ledger::{self, Entry, StoredLot};
@@ -145,9 +145,9 @@ async fn lot(
     format: Option<Uuid>,
     points: i64,
     at: OffsetDateTime,
-) -> Uuid {
+) -> LotId {
     let lot = StoredLot {
-        id: Uuid::now_v7(),
+        id: LotId::new(),
         member_id: member,
         entry_id: Uuid::now_v7(),
         format_id: format,

@@ -4,7 +4,7 @@
 use super::{Posting, already_posted, append, entry, settle_member, stored_account};
 use crate::app::error::ApiResult;
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ids::MemberId;
+use huiyuan_domain::ids::{LotId, MemberId};
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
 use uuid::Uuid;
@@ -32,7 +32,7 @@ pub async fn reverse_spend(
         .await?
         .available;
     let mut owed = (-available).max(0).min(spend.amount);
-    let lot_ids: Vec<Uuid> = spend.draws.iter().map(|draw| draw.lot_id).collect();
+    let lot_ids: Vec<LotId> = spend.draws.iter().map(|draw| draw.lot_id).collect();
     let originals = ledger::lots_by_ids(&mut m.session, m.tenant, &lot_ids).await?;
     let fallback_expiry = super::policy::load(&mut m.session, m.tenant, m.now)
         .await?
@@ -55,7 +55,7 @@ pub async fn reverse_spend(
         }
         let original = originals.iter().find(|lot| lot.id == draw.lot_id);
         let lot = StoredLot {
-            id: Uuid::now_v7(),
+            id: LotId::new(),
             member_id: member,
             entry_id,
             format_id: original.map_or(posting.format_id, |lot| lot.format_id),
@@ -101,7 +101,7 @@ pub async fn issuing_formats(
     m: &mut Mutation,
     entry: &Entry,
 ) -> ApiResult<Vec<huiyuan_store::mall::PointsSource>> {
-    let ids: Vec<Uuid> = entry.draws.iter().map(|draw| draw.lot_id).collect();
+    let ids: Vec<LotId> = entry.draws.iter().map(|draw| draw.lot_id).collect();
     let lots = ledger::lots_by_ids(&mut m.session, m.tenant, &ids).await?;
     let mut by_format: std::collections::BTreeMap<Option<Uuid>, i64> = Default::default();
     for draw in &entry.draws {

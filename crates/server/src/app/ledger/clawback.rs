@@ -3,10 +3,9 @@
 use super::{Posting, already_posted, append, entry, issuance_account, settle_member};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ids::MemberId;
+use huiyuan_domain::ids::{LotId, MemberId};
 use huiyuan_domain::ledger::{Draw, LedgerAccount, plan_spend};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot};
-use uuid::Uuid;
 
 /// What a claw-back took back and how.
 #[derive(Clone, Debug, Default)]
@@ -34,7 +33,7 @@ pub async fn clawback(
     m: &mut Mutation,
     member: MemberId,
     points: i64,
-    own_lot: Option<Uuid>,
+    own_lot: Option<LotId>,
     posting: &Posting,
 ) -> ApiResult<Clawback> {
     if points <= 0 {

@@ -3,11 +3,10 @@
 use super::{Posting, already_posted, entry};
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ids::MemberId;
+use huiyuan_domain::ids::{LotId, MemberId};
 use huiyuan_domain::ledger::{Draw, LedgerAccount};
 use huiyuan_store::ledger::{self, BalanceChange, Entry, StoredLot, StoredPolicy};
 use time::Duration;
-use uuid::Uuid;
 
 /// Credits `points` to the member as a new lot, pending until the policy's return window ends;
 /// `counter` is the account they come from (a format's issuance, `adjustment`, …).
@@ -75,7 +74,7 @@ pub async fn earn_new(
     }
     let available_at = m.now + Duration::days(policy.pending_days);
     let pending = available_at > m.now;
-    let lot_id = Uuid::now_v7();
+    let lot_id = LotId::new();
     let credit = if pending {
         LedgerAccount::MemberPending
     } else {

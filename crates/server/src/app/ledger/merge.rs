@@ -6,7 +6,7 @@
 
 use crate::app::error::{ApiError, ApiResult};
 use crate::app::mutation::Mutation;
-use huiyuan_domain::ids::MemberId;
+use huiyuan_domain::ids::{LotId, MemberId};
 use huiyuan_domain::ledger::{Draw, LedgerAccount, plan_spend};
 use huiyuan_store::ledger::{self, BalanceChange, Entry};
 use uuid::Uuid;
@@ -140,7 +140,7 @@ pub async fn merge_points(
 ) -> ApiResult<()> {
     let balance = ledger::balance(&mut m.session, m.tenant, source).await?;
     let lots = ledger::open_lots(&mut m.session, m.tenant, source).await?;
-    let ids: Vec<Uuid> = lots.iter().map(|lot| lot.id).collect();
+    let ids: Vec<LotId> = lots.iter().map(|lot| lot.id).collect();
     ledger::move_lots(&mut m.session, m.tenant, source, survivor, &ids).await?;
     let draws = |pending: bool| {
         lots.iter()
@@ -201,7 +201,7 @@ pub async fn unmerge_points(
         .into_iter()
         .filter(|lot| moved.contains(&lot.id))
         .collect();
-    let ids: Vec<Uuid> = lots.iter().map(|lot| lot.id).collect();
+    let ids: Vec<LotId> = lots.iter().map(|lot| lot.id).collect();
     ledger::move_lots(&mut m.session, m.tenant, survivor, source, &ids).await?;
     let sum = |pending: bool| {
         lots.iter()
