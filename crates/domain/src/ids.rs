@@ -116,3 +116,7 @@ typed_id!(
     /// A points lot: the points of one accrual, with their own availability and expiry.
     LotId
 );
+typed_id!(
+    /// A points-mall catalogue item (a reward).
+    RewardId
+);

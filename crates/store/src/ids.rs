@@ -5,7 +5,7 @@
 //! nullable one. Deferred writes take typed ids directly through the `From` impls below.
 
 use crate::deferred::Value;
-use huiyuan_domain::ids::{LotId, MemberId, OrderId};
+use huiyuan_domain::ids::{LotId, MemberId, OrderId, RewardId};
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Type};
 use uuid::Uuid;
@@ -62,4 +62,4 @@ macro_rules! deferred_id_values {
     };
 }
 
-deferred_id_values!(LotId, MemberId, OrderId);
+deferred_id_values!(LotId, MemberId, OrderId, RewardId);

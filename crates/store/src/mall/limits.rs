@@ -6,7 +6,7 @@
 use crate::backend::Session;
 use crate::error::StoreResult;
 use crate::on_backend;
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, RewardId, TenantId};
 use uuid::Uuid;
 
 /// Takes `quantity` units of the member's counter `period_key` for `reward` unless that would
@@ -15,7 +15,7 @@ pub async fn take(
     s: &mut Session,
     tenant: TenantId,
     member: MemberId,
-    reward: Uuid,
+    reward: RewardId,
     period_key: &str,
     quantity: i64,
     limit: i64,
@@ -28,7 +28,7 @@ pub async fn take(
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (tenant_id, member_id, reward_id, period_key) \
          DO UPDATE SET used = reward_limit_counters.used + $6 WHERE reward_limit_counters.used + $6 <= $7")
-        .bind(tenant.0).bind(member.0).bind(Uuid::now_v7()).bind(reward).bind(period_key).bind(quantity).bind(limit)
+        .bind(tenant.0).bind(member.0).bind(Uuid::now_v7()).bind(reward.0).bind(period_key).bind(quantity).bind(limit)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(affected == 1)
 }
@@ -39,14 +39,14 @@ pub async fn give_back(
     s: &mut Session,
     tenant: TenantId,
     member: MemberId,
-    reward: Uuid,
+    reward: RewardId,
     period_key: &str,
     quantity: i64,
 ) -> StoreResult<bool> {
     let affected = on_backend!(s, c => sqlx::query(
         "UPDATE reward_limit_counters SET used = used - $5 \
          WHERE tenant_id = $1 AND member_id = $2 AND reward_id = $3 AND period_key = $4 AND used >= $5")
-        .bind(tenant.0).bind(member.0).bind(reward).bind(period_key).bind(quantity)
+        .bind(tenant.0).bind(member.0).bind(reward.0).bind(period_key).bind(quantity)
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(affected == 1)
 }
@@ -56,12 +56,12 @@ pub async fn used(
     s: &mut Session,
     tenant: TenantId,
     member: MemberId,
-    reward: Uuid,
+    reward: RewardId,
     period_key: &str,
 ) -> StoreResult<i64> {
     let used: Option<i64> = on_backend!(s, c => sqlx::query_scalar(
         "SELECT used FROM reward_limit_counters WHERE tenant_id = $1 AND member_id = $2 AND reward_id = $3 \
          AND period_key = $4")
-        .bind(tenant.0).bind(member.0).bind(reward).bind(period_key).fetch_optional(&mut *c).await)?;
+        .bind(tenant.0).bind(member.0).bind(reward.0).bind(period_key).fetch_optional(&mut *c).await)?;
     Ok(used.unwrap_or(0))
 }

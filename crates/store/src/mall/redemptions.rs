@@ -9,7 +9,7 @@ use crate::on_backend;
 use crate::scope_sql::{ScopeColumns, push_page, push_scope};
 use crate::timestamp::Ts;
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, RewardId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
 use serde::{Deserialize, Serialize};
 use sqlx::QueryBuilder;
@@ -35,7 +35,7 @@ pub struct PointsSource {
 pub struct StoredRedemption {
     pub id: Uuid,
     pub member_id: MemberId,
-    pub reward_id: Uuid,
+    pub reward_id: RewardId,
     pub reward_kind: String,
     pub reward_name: String,
     pub quantity: i64,
@@ -82,7 +82,8 @@ struct RedemptionRow {
     id: Uuid,
     #[sqlx(try_from = "Uuid")]
     member_id: MemberId,
-    reward_id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    reward_id: RewardId,
     reward_kind: String,
     reward_name: String,
     quantity: i64,
@@ -176,7 +177,7 @@ pub async fn insert(s: &mut Session, tenant: TenantId, r: &NewRedemption) -> Sto
          spend_entry_id, limit_keys, stock_taken, channel_id, collected_store_id, cancel_reason, created_at, updated_at, \
          shipped_at, collected_at, completed_at, cancelled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
          $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)")
-        .bind(tenant.0).bind(r.id).bind(r.member_id.0).bind(r.reward_id).bind(&r.reward_kind).bind(&r.reward_name)
+        .bind(tenant.0).bind(r.id).bind(r.member_id.0).bind(r.reward_id.0).bind(&r.reward_kind).bind(&r.reward_name)
         .bind(r.quantity).bind(r.points).bind(r.cash_fen).bind(&r.cash_payment_reference).bind(&r.state)
         .bind(&r.delivery_method).bind(r.collect_store_id).bind(&r.shipping_enc).bind(r.shipment.as_ref().map(Json)).bind(r.format_id)
         .bind(r.store_id).bind(r.supplier_store_id).bind(r.supplier_format_id).bind(r.spending_format_id)
@@ -206,7 +207,7 @@ pub async fn get(
 pub struct RedemptionFilter {
     pub member_id: Option<MemberId>,
     pub store_id: Option<Uuid>,
-    pub reward_id: Option<Uuid>,
+    pub reward_id: Option<RewardId>,
     pub state: Option<String>,
 }
 
@@ -228,7 +229,7 @@ pub async fn list(
             query.push(" AND store_id = ").push_bind(store);
         }
         if let Some(reward) = filter.reward_id {
-            query.push(" AND reward_id = ").push_bind(reward);
+            query.push(" AND reward_id = ").push_bind(reward.0);
         }
         if let Some(state) = &filter.state {
             query.push(" AND state = ").push_bind(state.clone());

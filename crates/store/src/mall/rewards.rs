@@ -9,7 +9,7 @@ use crate::on_backend;
 use crate::scope_sql::{ScopeColumns, push_page, push_scope};
 use crate::timestamp::Ts;
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::{FormatId, TenantId};
+use huiyuan_domain::ids::{FormatId, RewardId, TenantId};
 use huiyuan_domain::mall::{RewardKind, RewardSpec};
 use huiyuan_domain::paging::{Page, PageRequest};
 use sqlx::QueryBuilder;
@@ -28,7 +28,7 @@ pub const REWARD_COLUMNS: ScopeColumns = ScopeColumns {
 /// A reward as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredReward {
-    pub id: Uuid,
+    pub id: RewardId,
     pub spec: RewardSpec,
     /// Units left; `None` for an unlimited stock.
     pub stock: Option<i64>,
@@ -39,7 +39,8 @@ pub struct StoredReward {
 
 #[derive(sqlx::FromRow)]
 struct RewardRow {
-    id: Uuid,
+    #[sqlx(try_from = "Uuid")]
+    id: RewardId,
     spec: Json<RewardSpec>,
     stock: Option<i64>,
     archived: bool,
@@ -68,7 +69,7 @@ pub async fn insert(s: &mut Session, tenant: TenantId, reward: &StoredReward) ->
     on_backend!(s, c => sqlx::query(
         "INSERT INTO rewards (tenant_id, id, kind, spec, format_id, supplier_store_id, supplier_format_id, stock, \
          archived, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-        .bind(tenant.0).bind(reward.id).bind(spec.kind.as_str()).bind(Json(spec))
+        .bind(tenant.0).bind(reward.id.0).bind(spec.kind.as_str()).bind(Json(spec))
         .bind(spec.format_id.map(|f| f.0)).bind(spec.supplier_store_id.map(|s| s.0))
         .bind(spec.supplier_format_id.map(|f| f.0)).bind(reward.stock).bind(reward.archived)
         .bind(Ts(reward.created_at)).bind(Ts(reward.updated_at))
@@ -76,10 +77,14 @@ pub async fn insert(s: &mut Session, tenant: TenantId, reward: &StoredReward) ->
     Ok(())
 }
 
-pub async fn get(s: &mut Session, tenant: TenantId, id: Uuid) -> StoreResult<Option<StoredReward>> {
+pub async fn get(
+    s: &mut Session,
+    tenant: TenantId,
+    id: RewardId,
+) -> StoreResult<Option<StoredReward>> {
     let row: Option<RewardRow> = on_backend!(s, c => {
         let mut query = QueryBuilder::new(REWARD_SELECT);
-        query.push_bind(tenant.0).push(" AND id = ").push_bind(id);
+        query.push_bind(tenant.0).push(" AND id = ").push_bind(id.0);
         query.build_query_as().fetch_optional(&mut *c).await
     })?;
     Ok(row.map(StoredReward::from))
@@ -124,7 +129,7 @@ pub async fn list(
         push_page(&mut query, page);
         query.build_query_as().fetch_all(&mut *c).await
     })?;
-    let page = Page::from_rows(rows, page, |row| row.id).map(StoredReward::from);
+    let page = Page::from_rows(rows, page, |row| row.id.0).map(StoredReward::from);
     // The window lives in the spec; a page is small, so it is filtered here.
     Ok(match filter.available_at {
         Some(at) => Page {
@@ -146,13 +151,13 @@ pub async fn list(
 pub async fn update_spec(
     s: &mut Session,
     tenant: TenantId,
-    id: Uuid,
+    id: RewardId,
     spec: &RewardSpec,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE rewards SET spec = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.0).bind(id).bind(Json(spec)).bind(Ts(now))
+        .bind(tenant.0).bind(id.0).bind(Json(spec)).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -161,13 +166,13 @@ pub async fn update_spec(
 pub async fn set_archived(
     s: &mut Session,
     tenant: TenantId,
-    id: Uuid,
+    id: RewardId,
     archived: bool,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE rewards SET archived = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND archived <> $3")
-        .bind(tenant.0).bind(id).bind(archived).bind(Ts(now))
+        .bind(tenant.0).bind(id.0).bind(archived).bind(Ts(now))
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
@@ -178,12 +183,12 @@ pub async fn set_archived(
 pub async fn take_stock(
     s: &mut Session,
     tenant: TenantId,
-    id: Uuid,
+    id: RewardId,
     quantity: i64,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE rewards SET stock = stock - $3 WHERE tenant_id = $1 AND id = $2 AND stock IS NOT NULL AND stock >= $3")
-        .bind(tenant.0).bind(id).bind(quantity).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(id.0).bind(quantity).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -192,14 +197,14 @@ pub async fn take_stock(
 pub async fn add_stock(
     s: &mut Session,
     tenant: TenantId,
-    id: Uuid,
+    id: RewardId,
     delta: i64,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = on_backend!(s, c => sqlx::query(
         "UPDATE rewards SET stock = stock + $3, updated_at = $4 \
          WHERE tenant_id = $1 AND id = $2 AND stock IS NOT NULL AND stock + $3 >= 0")
-        .bind(tenant.0).bind(id).bind(delta).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        .bind(tenant.0).bind(id.0).bind(delta).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(updated == 1)
 }
 
@@ -208,17 +213,17 @@ pub async fn add_stock(
 pub async fn set_stock_mode(
     s: &mut Session,
     tenant: TenantId,
-    id: Uuid,
+    id: RewardId,
     stock: Option<i64>,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let updated = match stock {
         None => on_backend!(s, c => sqlx::query(
             "UPDATE rewards SET stock = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0).bind(id).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?,
+            .bind(tenant.0).bind(id.0).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?,
         Some(units) if units >= 0 => on_backend!(s, c => sqlx::query(
             "UPDATE rewards SET stock = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2 AND stock IS NULL")
-            .bind(tenant.0).bind(id).bind(units).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?,
+            .bind(tenant.0).bind(id.0).bind(units).bind(Ts(now)).execute(&mut *c).await.map(|r| r.rows_affected()))?,
         Some(_) => return Err(StoreError::Corrupt("negative stock")),
     };
     Ok(updated == 1)

@@ -5,7 +5,7 @@
 use crate::fixtures::seed_tenant;
 use crate::harness::{TestDb, walk_pages};
 use huiyuan_domain::auth::ScopePredicate;
-use huiyuan_domain::ids::{FormatId, MemberId, StoreId, TenantId};
+use huiyuan_domain::ids::{FormatId, MemberId, RewardId, StoreId, TenantId};
 use huiyuan_domain::mall::{RewardKind, RewardSpec};
 use huiyuan_domain::paging::PageRequest;
 use huiyuan_store::mall::{
@@ -38,7 +38,7 @@ fn spec(name: &str) -> RewardSpec {
 fn reward(spec: RewardSpec, stock: Option<i64>) -> StoredReward {
     let now = utc_now();
     StoredReward {
-        id: Uuid::now_v7(),
+        id: RewardId::new(),
         spec,
         stock,
         archived: false,
@@ -318,7 +318,7 @@ async fn concurrent_takers_never_take_more_than_the_stock(db: TestDb) {
 
 async fn limit_counters_never_exceed_their_limit(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let (member, reward_id) = (MemberId::new(), Uuid::now_v7());
+    let (member, reward_id) = (MemberId::new(), RewardId::new());
     let mut w = db.write().await;
     assert!(
         !limits::take(&mut w, tenant, member, reward_id, "m2026-11", 4, 3)
@@ -382,7 +382,7 @@ fn redemption(member: MemberId, store: Option<Uuid>) -> StoredRedemption {
     StoredRedemption {
         id: Uuid::now_v7(),
         member_id: member,
-        reward_id: Uuid::now_v7(),
+        reward_id: RewardId::new(),
         reward_kind: "goods".into(),
         reward_name: "保温杯".into(),
         quantity: 2,
@@ -531,7 +531,7 @@ async fn redemption_states_change_only_from_the_state_read(db: TestDb) {
 
 async fn counters_and_redemptions_follow_a_merge(db: TestDb) {
     let tenant = seed_tenant(&db).await;
-    let (source, survivor, reward_id) = (MemberId::new(), MemberId::new(), Uuid::now_v7());
+    let (source, survivor, reward_id) = (MemberId::new(), MemberId::new(), RewardId::new());
     let made = redemption(source, None);
     let mut w = db.write().await;
     redemptions::insert(&mut w, tenant, &made).await.unwrap();

@@ -9,8 +9,8 @@ use crate::app::error::{ApiError, ApiResult, ErrorCode};
 use crate::app::mutation::Mutation;
 use huiyuan_domain::auth::{Principal, RecordClass};
 use huiyuan_domain::coupons::TemplateStatus;
-use huiyuan_domain::ids::FormatId;
 use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{FormatId, RewardId};
 use huiyuan_domain::mall::{RewardKind, RewardPatch, RewardSpec};
 use huiyuan_domain::validation::{FieldError, FieldErrors};
 use huiyuan_store::mall::{StoredReward, rewards};
@@ -137,7 +137,7 @@ pub async fn create(
     let spec = resolve_references(&mut m.session, m.tenant, spec).await?;
     writable(caller, RecordClass::Org, &reward_placement(&spec))?;
     let reward = StoredReward {
-        id: Uuid::now_v7(),
+        id: RewardId::new(),
         spec,
         stock,
         archived: false,
@@ -159,7 +159,7 @@ pub async fn create(
 pub async fn writable_reward(
     m: &mut Mutation,
     caller: &Principal,
-    id: Uuid,
+    id: RewardId,
 ) -> ApiResult<StoredReward> {
     let reward = crate::app::access::visible(
         caller,
@@ -176,7 +176,7 @@ pub async fn writable_reward(
 pub async fn update(
     m: &mut Mutation,
     caller: &Principal,
-    id: Uuid,
+    id: RewardId,
     patch: RewardPatch,
 ) -> ApiResult<RewardView> {
     let before = writable_reward(m, caller, id).await?;
@@ -258,7 +258,7 @@ pub async fn update(
 pub async fn set_archived(
     m: &mut Mutation,
     caller: &Principal,
-    id: Uuid,
+    id: RewardId,
     archived: bool,
 ) -> ApiResult<RewardView> {
     writable_reward(m, caller, id).await?;

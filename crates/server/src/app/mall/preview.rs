@@ -3,14 +3,13 @@
 
 use super::redeem::member_facts;
 use crate::app::error::{ApiError, ApiResult};
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, RewardId, TenantId};
 use huiyuan_domain::mall::{Eligibility, limit_counters};
 use huiyuan_store::Session;
 use huiyuan_store::mall::{StoredReward, limits};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 /// One reason a redemption would be refused now.
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,7 +32,7 @@ pub struct LimitUse {
 /// The answer of an eligibility check.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EligibilityView {
-    pub reward_id: Uuid,
+    pub reward_id: RewardId,
     pub member_id: MemberId,
     pub quantity: i64,
     pub eligible: bool,

@@ -14,7 +14,7 @@ use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Actor, Principal, RecordClass};
 use huiyuan_domain::coupons::IssueSource;
 use huiyuan_domain::identity::MemberStatus;
-use huiyuan_domain::ids::MemberId;
+use huiyuan_domain::ids::{MemberId, RewardId};
 use huiyuan_domain::mall::{
     Delivery, Eligibility, MemberFacts, RedemptionState, RewardKind, RewardSpec, initial_state,
     limit_counters,
@@ -209,7 +209,7 @@ pub async fn redeem(
     m: &mut Mutation,
     vault: &Vault,
     caller: &Principal,
-    reward_id: Uuid,
+    reward_id: RewardId,
     member: StoredMember,
     request: RedeemRequest,
 ) -> ApiResult<RedemptionView> {

@@ -8,7 +8,7 @@ use crate::app::vault::Vault;
 use huiyuan_domain::auth::{Permission, Principal};
 use huiyuan_domain::identity::member::mask_name;
 use huiyuan_domain::identity::phone::mask_phone;
-use huiyuan_domain::ids::{MemberId, TenantId};
+use huiyuan_domain::ids::{MemberId, RewardId, TenantId};
 use huiyuan_domain::mall::{
     DeliveryMethod, RedemptionState, RewardKind, RewardSpec, ShippingAddress, reward::MAX_QUANTITY,
 };
@@ -24,7 +24,7 @@ use uuid::Uuid;
 /// A reward of the catalogue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RewardView {
-    pub id: Uuid,
+    pub id: RewardId,
     #[serde(flatten)]
     pub spec: RewardSpec,
     /// Units left; absent when the stock is unlimited.
@@ -123,7 +123,7 @@ pub async fn issued_coupons(
 pub struct RedemptionView {
     pub id: Uuid,
     pub member_id: MemberId,
-    pub reward_id: Uuid,
+    pub reward_id: RewardId,
     pub reward_kind: String,
     pub reward_name: String,
     pub quantity: i64,

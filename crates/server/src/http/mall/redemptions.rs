@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission, Principal};
-use huiyuan_domain::ids::MemberId;
+use huiyuan_domain::ids::{MemberId, RewardId};
 use huiyuan_domain::mall::{Action, RedemptionState};
 use huiyuan_store::mall::{RedemptionFilter, redemptions};
 use serde::Deserialize;
@@ -48,7 +48,7 @@ pub struct RedemptionQuery {
     /// Redemptions of rewards this store supplies, or collected at it.
     pub store_id: Option<Uuid>,
     pub state: Option<RedemptionState>,
-    pub reward_id: Option<Uuid>,
+    pub reward_id: Option<RewardId>,
     pub member_id: Option<MemberId>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,

@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::{Access, Permission, RecordClass};
-use huiyuan_domain::ids::{FormatId, MemberId};
+use huiyuan_domain::ids::{FormatId, MemberId, RewardId};
 use huiyuan_domain::mall::{RewardKind, RewardPatch, RewardSpec};
 use huiyuan_store::mall::{RewardFilter, StoredReward, rewards};
 use huiyuan_store::utc_now;
@@ -25,7 +25,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -138,7 +137,7 @@ async fn create_reward(
 async fn get_reward(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<RewardId>,
 ) -> ApiResult<Json<RewardView>> {
     require_catalogue_read(&caller)?;
     let mut session = app.store.read().await?;
@@ -165,7 +164,7 @@ async fn get_reward(
     security(("bearer" = [])))]
 async fn update_reward(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<RewardId>,
     command: Command<RewardPatch>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
@@ -186,7 +185,7 @@ async fn update_reward(
     security(("bearer" = [])))]
 async fn archive_reward(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<RewardId>,
     command: Command<serde_json::Value>,
 ) -> ApiResult<Response> {
     set_archived(app, id, command, true).await
@@ -200,7 +199,7 @@ async fn archive_reward(
     security(("bearer" = [])))]
 async fn restore_reward(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<RewardId>,
     command: Command<serde_json::Value>,
 ) -> ApiResult<Response> {
     set_archived(app, id, command, false).await
@@ -208,7 +207,7 @@ async fn restore_reward(
 
 async fn set_archived(
     app: AppState,
-    id: Uuid,
+    id: RewardId,
     command: Command<serde_json::Value>,
     archived: bool,
 ) -> ApiResult<Response> {
@@ -233,7 +232,7 @@ async fn set_archived(
     security(("bearer" = [])))]
 async fn redeem_reward(
     State(app): State<AppState>,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<RewardId>,
     command: Command<RedeemRequest>,
 ) -> ApiResult<Response> {
     let Command { caller, body, meta } = command;
@@ -267,7 +266,7 @@ pub struct EligibilityQuery {
 async fn reward_eligibility(
     State(app): State<AppState>,
     Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<RewardId>,
     ApiQuery(query): ApiQuery<EligibilityQuery>,
 ) -> ApiResult<Json<EligibilityView>> {
     caller.require(Permission::MembersRead)?;
