@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use huiyuan_domain::auth::Permission;
+use huiyuan_domain::ids::MemberId;
 use huiyuan_domain::tiers::{EffectiveBenefits, Override, TierLadder};
 use huiyuan_store::tiers::StoredLadder;
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,6 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use huiyuan_domain::ids::MemberId;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -11,13 +11,12 @@ use crate::app::tiers::{
     ChangeView, ProgressView, clear_override, current_state, progress, set_override,
 };
 use huiyuan_domain::auth::{Access, Principal};
-use huiyuan_domain::ids::TenantId;
+use huiyuan_domain::ids::{MemberId, TenantId};
 use huiyuan_domain::paging::{Page, PageRequest};
 use huiyuan_domain::tiers::{EffectiveBenefits, Override, TierLadder};
 use huiyuan_store::tiers::{self as store, StoredChange};
 use huiyuan_store::{Session, utc_now};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// History entries shown with a member's tier.
 const RECENT_CHANGES: i64 = 5;
@@ -30,7 +29,7 @@ pub struct LevelName {
 
 /// A member's tier now.
 pub struct MemberTier {
-    pub member_id: Uuid,
+    pub member_id: MemberId,
     /// The level in force now: an active override's, else the computed one.
     pub level: LevelName,
     /// The level the rules give, whatever an override says.
@@ -55,7 +54,7 @@ async fn member_tier(
     session: &mut Session,
     tenant: TenantId,
     ladder: &TierLadder,
-    member: Uuid,
+    member: MemberId,
     format: Option<String>,
     now: OffsetDateTime,
 ) -> ApiResult<MemberTier> {
@@ -98,7 +97,7 @@ async fn member_tier(
 pub async fn read(
     session: &mut Session,
     caller: &Principal,
-    id: Uuid,
+    id: MemberId,
     format: Option<String>,
 ) -> ApiResult<MemberTier> {
     let (member, _) = visible_member(session, caller, id, Access::Read).await?;
@@ -118,7 +117,7 @@ pub async fn read(
 pub async fn history(
     session: &mut Session,
     caller: &Principal,
-    id: Uuid,
+    id: MemberId,
     page: PageRequest,
 ) -> ApiResult<Page<StoredChange>> {
     let (member, _) = visible_member(session, caller, id, Access::Read).await?;
@@ -130,7 +129,7 @@ pub async fn history(
 pub async fn override_by_hand(
     m: &mut Mutation,
     caller: &Principal,
-    id: Uuid,
+    id: MemberId,
     manual: Override,
 ) -> ApiResult<MemberTier> {
     let (member, _) = visible_member(&mut m.session, caller, id, Access::Write).await?;
@@ -144,7 +143,7 @@ pub async fn override_by_hand(
 pub async fn end_override_by_hand(
     m: &mut Mutation,
     caller: &Principal,
-    id: Uuid,
+    id: MemberId,
 ) -> ApiResult<MemberTier> {
     let (member, _) = visible_member(&mut m.session, caller, id, Access::Write).await?;
     let ladder = required(&mut m.session, m.tenant).await?;
