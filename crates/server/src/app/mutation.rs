@@ -74,6 +74,21 @@ impl Mutation {
         }
     }
 
+    /// A change in the writer lane's `session`, or in a transaction of its own when the lane
+    /// runs changes in place (PostgreSQL).
+    async fn open(
+        store: &Store,
+        session: Option<Session>,
+        tenant: TenantId,
+        actor: Actor,
+        request_id: Option<String>,
+    ) -> ApiResult<Self> {
+        match session {
+            Some(session) => Ok(Self::in_session(session, tenant, actor, request_id)),
+            None => Self::begin(store, tenant, actor, request_id).await,
+        }
+    }
+
     /// Marks this change as changing configuration the [`crate::app::config_cache`] holds (earning
     /// rules, points policy, tier ladder, event rewards, channels, stores, formats).
     pub fn config_changed(&mut self) {
@@ -175,10 +190,8 @@ impl AppState {
         let (value, config_changed) = self
             .writer_lane
             .run(move |session| async move {
-                let mut mutation = match session {
-                    Some(session) => Mutation::in_session(session, tenant, actor, request_id),
-                    None => Mutation::begin(&store, tenant, actor, request_id).await?,
-                };
+                let mut mutation =
+                    Mutation::open(&store, session, tenant, actor, request_id).await?;
                 let value = work(&mut mutation).await?;
                 let config_changed = mutation.changes_config();
                 mutation.commit().await?;
@@ -210,10 +223,7 @@ impl AppState {
             caller.actor.clone(),
             meta.request_id.clone(),
         );
-        let mut mutation = match session {
-            Some(session) => Mutation::in_session(session, tenant, actor, request_id),
-            None => Mutation::begin(&self.store, tenant, actor, request_id).await?,
-        };
+        let mut mutation = Mutation::open(&self.store, session, tenant, actor, request_id).await?;
         let key = match (&meta.idempotency_key, caller.actor.actor_id()) {
             (Some(key), Some(actor)) => Some((key.as_str(), actor)),
             _ => None,
